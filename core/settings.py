@@ -1,0 +1,64 @@
+"""Typed settings, read from the environment (prefix ``STREETLIGHT_``) or a ``.env`` file."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from core.contract import DEFAULT_TOPIC_PREFIX, Topics
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="STREETLIGHT_", env_file=".env", extra="ignore")
+
+    # Where to find the database and the broker. Empty means: use the embedded
+    # default (only `streetlight demo` does that; `serve` refuses).
+    database_url: str = Field("", description="PostgreSQL URL, e.g. postgresql://user@host:5432/streetlight")
+    mqtt_url: str = Field("", description="mqtt://host:1883 or mqtts://host:8883")
+    mqtt_username: str | None = None
+    mqtt_password: SecretStr | None = None
+    mqtt_ca_file: Path | None = Field(None, description="CA bundle for mqtts:// (system store if unset)")
+    mqtt_client_cert: Path | None = None
+    mqtt_client_key: Path | None = None
+    topic_prefix: str = DEFAULT_TOPIC_PREFIX
+
+    data_dir: Path = Field(Path(".data"), description="Where the demo keeps its database and files")
+    town_timezone: str = "Europe/Paris"
+
+    # Ingester
+    ingest_client_id: str = "streetlight-ingest-1"
+    ingest_share_group: str | None = Field(None, description="Shared-subscription group; set to run several ingesters")
+    ingest_batch_size: int = Field(5000, ge=1, le=200_000)
+    ingest_flush_interval_s: float = Field(0.2, gt=0, le=10)
+    ingest_retry_max_s: float = Field(30.0, gt=0)
+
+    # Storage
+    retention_days: int = Field(400, ge=1, description="Raw readings older than this are dropped")
+    chunk_interval_hours: int = Field(24, ge=1, description="TimescaleDB chunk interval for readings")
+    db_pool_size: int = Field(8, ge=1)
+
+    @field_validator("topic_prefix")
+    @classmethod
+    def _valid_prefix(cls, value: str) -> str:
+        Topics(value)  # raises with a clear message
+        return value
+
+    @field_validator("mqtt_url")
+    @classmethod
+    def _valid_mqtt_url(cls, value: str) -> str:
+        if value and urlsplit(value).scheme not in ("mqtt", "mqtts", "tcp", "ssl"):
+            raise ValueError("STREETLIGHT_MQTT_URL must start with mqtt:// or mqtts://")
+        return value
+
+    @property
+    def topics(self) -> Topics:
+        return Topics(self.topic_prefix)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

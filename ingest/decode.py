@@ -1,0 +1,238 @@
+"""Turn one received MQTT message into what to store, or into dead letters. Pure.
+
+Every message ends up somewhere: rows to store, or a dead letter naming the
+reason. A batch (JSON array) of readings is split: good readings are stored,
+each bad one becomes a dead letter of its own.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import ValidationError
+
+from core.contract import (
+    MAX_PAYLOAD_BYTES,
+    STATUS_OFFLINE,
+    STATUS_ONLINE,
+    LampEvent,
+    PlanAck,
+    TelemetryReading,
+    TopicKind,
+    Topics,
+    is_too_far_in_future,
+)
+
+
+class DeadLetterReason(StrEnum):
+    PAYLOAD_TOO_LARGE = "payload_too_large"
+    UNKNOWN_TOPIC = "unknown_topic"
+    INVALID_UTF8 = "invalid_utf8"
+    INVALID_JSON = "invalid_json"
+    WRONG_TYPE = "wrong_type"
+    MISSING_FIELD = "missing_field"
+    OUT_OF_RANGE = "out_of_range"
+    INVALID_VALUE = "invalid_value"
+    FUTURE_TIMESTAMP = "future_timestamp"
+    UNKNOWN_LAMP = "unknown_lamp"
+    STORAGE_REJECTED = "storage_rejected"
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    topic: str
+    lamp_id: str | None
+    reason: DeadLetterReason
+    detail: str
+    payload: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ReadingRow:
+    lamp_id: str
+    reading: TelemetryReading
+
+
+@dataclass(frozen=True, slots=True)
+class EventRow:
+    lamp_id: str
+    event: LampEvent
+
+
+@dataclass(frozen=True, slots=True)
+class StatusRow:
+    lamp_id: str
+    online: bool
+    received_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AckRow:
+    lamp_id: str
+    ack: PlanAck
+
+
+@dataclass(slots=True)
+class Decoded:
+    """What one message yields. `lamp_id` is set when the topic named a lamp."""
+
+    lamp_id: str | None = None
+    readings: list[ReadingRow] = field(default_factory=list)
+    events: list[EventRow] = field(default_factory=list)
+    statuses: list[StatusRow] = field(default_factory=list)
+    acks: list[AckRow] = field(default_factory=list)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+
+    @property
+    def has_rows(self) -> bool:
+        return bool(self.readings or self.events or self.statuses or self.acks)
+
+
+_OUT_OF_RANGE_TYPES = frozenset(
+    {
+        "less_than",
+        "less_than_equal",
+        "greater_than",
+        "greater_than_equal",
+        "finite_number",
+        "too_long",
+        "too_short",
+        "string_too_long",
+        "string_too_short",
+    }
+)
+
+
+def classify_validation_error(error: ValidationError) -> tuple[DeadLetterReason, str]:
+    """Map pydantic's first error to a reason code, with every error as detail."""
+    errors = error.errors(include_url=False)
+    first = errors[0]["type"] if errors else ""
+    if first == "missing":
+        reason = DeadLetterReason.MISSING_FIELD
+    elif first in _OUT_OF_RANGE_TYPES:
+        reason = DeadLetterReason.OUT_OF_RANGE
+    elif first.endswith("_type"):
+        reason = DeadLetterReason.WRONG_TYPE
+    elif first == "json_invalid":
+        reason = DeadLetterReason.INVALID_JSON
+    else:
+        reason = DeadLetterReason.INVALID_VALUE
+    parts = []
+    for err in errors[:5]:
+        loc = ".".join(str(p) for p in err["loc"]) or "payload"
+        parts.append(f"{loc}: {err['msg']}")
+    return reason, "; ".join(parts)
+
+
+def decode_message(topic: str, payload: bytes, topics: Topics, now: datetime) -> Decoded:
+    """Decode one message received at `now` (UTC)."""
+    parsed = topics.parse(topic)
+    lamp_id = parsed.lamp_id if parsed else None
+    out = Decoded(lamp_id=lamp_id)
+
+    def reject(reason: DeadLetterReason, detail: str, body: bytes = payload) -> Decoded:
+        out.dead_letters.append(DeadLetter(topic, lamp_id, reason, detail, body))
+        return out
+
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        return reject(
+            DeadLetterReason.PAYLOAD_TOO_LARGE, f"{len(payload)} bytes, more than the {MAX_PAYLOAD_BYTES} allowed"
+        )
+    if parsed is None or parsed.kind is TopicKind.PLAN:
+        # The service publishes plans; it never stores what arrives on them.
+        return reject(DeadLetterReason.UNKNOWN_TOPIC, "not a topic the service accepts")
+    try:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return reject(DeadLetterReason.INVALID_UTF8, f"invalid UTF-8 at byte {exc.start}")
+
+    if parsed.kind is TopicKind.STATUS:
+        value = text.strip()
+        if value not in (STATUS_ONLINE, STATUS_OFFLINE):
+            return reject(DeadLetterReason.INVALID_VALUE, f"status must be 'online' or 'offline', got {value[:40]!r}")
+        out.statuses.append(StatusRow(parsed.lamp_id, value == STATUS_ONLINE, now))
+        return out
+
+    if parsed.kind is TopicKind.TELEMETRY:
+        _decode_telemetry(parsed.lamp_id, topic, payload, now, out)
+        return out
+
+    model = LampEvent if parsed.kind is TopicKind.EVENT else PlanAck
+    try:
+        item = model.model_validate_json(payload)
+    except ValidationError as exc:
+        return reject(*classify_validation_error(exc))
+    if isinstance(item, LampEvent):
+        if is_too_far_in_future(item.ts, now):
+            return reject(DeadLetterReason.FUTURE_TIMESTAMP, f"ts {item.ts.isoformat()} is more than 5 minutes ahead")
+        out.events.append(EventRow(parsed.lamp_id, item))
+    else:
+        out.acks.append(AckRow(parsed.lamp_id, item))
+    return out
+
+
+def _decode_telemetry(lamp_id: str, topic: str, payload: bytes, now: datetime, out: Decoded) -> None:
+    stripped = payload.lstrip()
+    if not stripped.startswith(b"["):
+        try:
+            reading = TelemetryReading.model_validate_json(payload)
+        except ValidationError as exc:
+            out.dead_letters.append(DeadLetter(topic, lamp_id, *classify_validation_error(exc), payload))
+            return
+        _accept(lamp_id, topic, reading, payload, now, out)
+        return
+
+    # A batch: validate element by element so one bad reading does not sink the rest.
+    try:
+        elements: Any = json.loads(payload)
+    except ValueError as exc:
+        out.dead_letters.append(DeadLetter(topic, lamp_id, DeadLetterReason.INVALID_JSON, str(exc), payload))
+        return
+    if not elements:
+        out.dead_letters.append(
+            DeadLetter(topic, lamp_id, DeadLetterReason.MISSING_FIELD, "empty batch: no readings", payload)
+        )
+        return
+    total = len(elements)
+    for index, element in enumerate(elements):
+        body = json.dumps(element, separators=(",", ":")).encode()
+        where = f"element {index + 1} of {total}"
+        if not isinstance(element, dict):
+            out.dead_letters.append(
+                DeadLetter(topic, lamp_id, DeadLetterReason.WRONG_TYPE, f"{where}: not a JSON object", body)
+            )
+            continue
+        try:
+            reading = TelemetryReading.model_validate_json(body)
+        except ValidationError as exc:
+            reason, detail = classify_validation_error(exc)
+            out.dead_letters.append(DeadLetter(topic, lamp_id, reason, f"{where}: {detail}", body))
+            continue
+        _accept(lamp_id, topic, reading, body, now, out, where=f"{where}: ")
+
+
+def _accept(
+    lamp_id: str,
+    topic: str,
+    reading: TelemetryReading,
+    body: bytes,
+    now: datetime,
+    out: Decoded,
+    where: str = "",
+) -> None:
+    if is_too_far_in_future(reading.ts, now):
+        out.dead_letters.append(
+            DeadLetter(
+                topic,
+                lamp_id,
+                DeadLetterReason.FUTURE_TIMESTAMP,
+                f"{where}ts {reading.ts.isoformat()} is more than 5 minutes ahead of {now.isoformat()}",
+                body,
+            )
+        )
+        return
+    out.readings.append(ReadingRow(lamp_id, reading))
