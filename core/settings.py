@@ -26,6 +26,10 @@ class Settings(BaseSettings):
     mqtt_client_key: Path | None = None
     topic_prefix: str = DEFAULT_TOPIC_PREFIX
 
+    api_token: SecretStr | None = Field(
+        None, description="Bearer token for the HTTP API (required by serve; the demo makes one)"
+    )
+
     data_dir: Path = Field(Path(".data"), description="Where the demo keeps its database and files")
     town_timezone: str = "Europe/Paris"
 

@@ -1,0 +1,130 @@
+"""Composition of the running service: migrations, ingester, housekeeping jobs, HTTP server.
+
+`streetlight serve` runs it against configured servers; `streetlight demo` runs it
+against the embedded ones. Whatever is started is stopped, also on error.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass
+
+import uvicorn
+from apscheduler.schedulers.background import BackgroundScheduler
+from psycopg_pool import ConnectionPool
+
+from core import db
+from core.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class ConfigurationError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoints:
+    database_url: str
+    mqtt_url: str
+    api_token: str
+
+
+def endpoints_from_settings(settings: Settings) -> Endpoints:
+    missing = [
+        name
+        for name, value in (
+            ("STREETLIGHT_DATABASE_URL", settings.database_url),
+            ("STREETLIGHT_MQTT_URL", settings.mqtt_url),
+            ("STREETLIGHT_API_TOKEN", settings.api_token and settings.api_token.get_secret_value()),
+        )
+        if not value
+    ]
+    if missing:
+        raise ConfigurationError(
+            "serve needs " + ", ".join(missing) + " (run `streetlight demo` for the embedded default)"
+        )
+    if len(settings.api_token.get_secret_value()) < 24:
+        raise ConfigurationError("STREETLIGHT_API_TOKEN must be at least 24 characters of random text")
+    return Endpoints(settings.database_url, settings.mqtt_url, settings.api_token.get_secret_value())
+
+
+def run_service(
+    settings: Settings,
+    endpoints: Endpoints,
+    *,
+    host: str,
+    port: int,
+    stop: threading.Event,
+    extra: ExitStack | None = None,
+    on_ready=None,
+) -> None:
+    """Run until `stop` is set. `extra` holds whatever else the caller started (the demo's simulator)."""
+    from api.app import create_app
+    from core.cli import ingest_config
+    from ingest.service import Ingester
+
+    with ExitStack() as stack:
+        if extra is not None:
+            stack.push(extra)
+        db.wait_for_database(endpoints.database_url, timeout_s=60)
+        db.upgrade(endpoints.database_url, chunk_interval_hours=settings.chunk_interval_hours)
+        with db.connect(endpoints.database_url) as conn:
+            log.info("storage: %s", db.storage_info(conn).backend)
+
+        ingester = Ingester(ingest_config(settings.model_copy(update={"database_url": endpoints.database_url,
+                                                                       "mqtt_url": endpoints.mqtt_url})))
+        ingester.start()
+        stack.callback(ingester.stop)
+
+        scheduler = BackgroundScheduler(timezone="UTC")
+        scheduler.add_job(
+            _retention_job, "cron", hour=3, minute=17, args=[endpoints.database_url, settings.retention_days],
+            id="retention", coalesce=True, max_instances=1,
+        )
+        scheduler.start()
+        stack.callback(scheduler.shutdown, wait=False)
+
+        pool = ConnectionPool(endpoints.database_url, min_size=1, max_size=settings.db_pool_size, open=True)
+        stack.callback(pool.close)
+
+        def readiness() -> dict[str, bool]:
+            snap = ingester.stats.snapshot()
+            return {"broker": snap["broker_connected"], "ingest_database": snap["database_available"]}
+
+        app = create_app(pool, endpoints.api_token, readiness=readiness)
+        server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False))
+        thread = threading.Thread(target=server.run, name="http", daemon=True)
+        thread.start()
+
+        def stop_http() -> None:
+            server.should_exit = True
+            thread.join(10)
+
+        stack.callback(stop_http)
+        deadline = time.monotonic() + 30
+        while not server.started and thread.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if not server.started:
+            raise ConfigurationError(f"the HTTP server could not start on {host}:{port}")
+        log.info("HTTP API on http://%s:%d (health: /healthz, docs: /api/docs)", host, port)
+        if on_ready:
+            on_ready()
+        stop.wait()
+        log.info("shutting down")
+
+
+def _retention_job(database_url: str, retention_days: int) -> None:
+    try:
+        with db.connect(database_url) as conn:
+            removed = db.apply_retention(conn, retention_days)
+        log.info("retention: removed %d chunks/rows of readings older than %d days", removed, retention_days)
+    except Exception:
+        log.exception("retention job failed; it runs again tomorrow")
+
+
+def serve(settings: Settings, *, host: str, port: int, stop: threading.Event) -> None:
+    run_service(settings, endpoints_from_settings(settings), host=host, port=port, stop=stop)

@@ -1,0 +1,144 @@
+"""The ingester's storage step against every storage backend (TimescaleDB, PostgreSQL, embedded)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+import psycopg
+import pytest
+
+from core.contract import Topics
+from ingest.decode import decode_message
+from ingest.store import LampDirectory, Message, write_batch
+
+TOPICS = Topics("streetlight/v1")
+NOW = datetime(2026, 11, 25, 18, 0, tzinfo=timezone.utc)
+
+
+def message(lamp_id: str, kind: str, body: bytes | str | dict | list) -> Message:
+    if isinstance(body, (dict, list)):
+        body = json.dumps(body)
+    if isinstance(body, str):
+        body = body.encode()
+    topic = f"streetlight/v1/lamps/{lamp_id}/{kind}"
+    return Message(topic, body, NOW, decode_message(topic, body, TOPICS, NOW))
+
+
+def reading(minute: int, **values) -> dict:
+    return {"ts": (NOW - timedelta(hours=1) + timedelta(minutes=minute)).isoformat(), "power_w": 40.0, **values}
+
+
+@pytest.fixture
+def conn(database_url: str):
+    with psycopg.connect(database_url, autocommit=True) as connection:
+        connection.execute(
+            "INSERT INTO lamps (lamp_id, name, rated_power_w) VALUES ('L1', 'one', 50), ('L2', 'two', 50)"
+        )
+        yield connection
+
+
+def count(conn: psycopg.Connection, sql: str) -> int:
+    return conn.execute(sql).fetchone()[0]
+
+
+def test_readings_are_stored_once_even_when_redelivered(conn):
+    batch = [message("L1", "telemetry", reading(i)) for i in range(10)]
+    batch.append(message("L2", "telemetry", [reading(i) for i in range(5)]))
+    first = write_batch(conn, batch, LampDirectory())
+    assert (first.readings_offered, first.readings_inserted) == (15, 15)
+
+    again = write_batch(conn, batch + batch[:3], LampDirectory())
+    assert again.readings_inserted == 0
+    assert again.readings_duplicate == 18
+    assert count(conn, "SELECT count(*) FROM readings") == 15
+
+
+def test_values_and_extra_fields_are_kept(conn):
+    body = reading(0, power_factor=0.93, dim_level=60, switch_cycles=12, vendor_code="X7", flags={"door": True})
+    write_batch(conn, [message("L1", "telemetry", body)], LampDirectory())
+    row = conn.execute(
+        "SELECT ts, power_w, power_factor, dim_level, switch_cycles, extra FROM readings WHERE lamp_id = 'L1'"
+    ).fetchone()
+    assert row[0] == datetime.fromisoformat(body["ts"])
+    assert row[1:5] == (40.0, pytest.approx(0.93), 60.0, 12)
+    assert row[5] == {"vendor_code": "X7", "flags": {"door": True}}
+
+
+def test_bad_messages_become_dead_letters_with_their_bytes(conn):
+    bad = [
+        message("L1", "telemetry", b"\xff\xfe not utf-8"),
+        message("L1", "telemetry", "{not json"),
+        message("L1", "telemetry", reading(1, power_factor=1.2)),
+        message("L1", "telemetry", reading(2, power_w="forty")),
+        message("L1", "telemetry", {"ts": (NOW + timedelta(minutes=6)).isoformat(), "power_w": 1.0}),
+    ]
+    good = message("L1", "telemetry", reading(3))
+    result = write_batch(conn, [*bad, good], LampDirectory())
+    assert result.readings_inserted == 1
+    assert dict(result.dead_letters) == {
+        "invalid_utf8": 1,
+        "invalid_json": 1,
+        "out_of_range": 1,
+        "wrong_type": 1,
+        "future_timestamp": 1,
+    }
+    stored = conn.execute("SELECT reason, payload FROM dead_letters ORDER BY id").fetchall()
+    assert [bytes(p) for _, p in stored] == [m.payload for m in bad]
+
+
+def test_unknown_lamps_are_dead_lettered_and_listed_for_commissioning(conn):
+    batch = [message("NEW-7", "telemetry", reading(i)) for i in range(3)] + [message("NEW-7", "status", "online")]
+    result = write_batch(conn, batch, LampDirectory())
+    assert result.readings_inserted == 0
+    assert dict(result.dead_letters) == {"unknown_lamp": 4}
+    listed = conn.execute("SELECT lamp_id, message_count, status FROM unknown_lamps").fetchall()
+    assert listed == [("NEW-7", 4, "pending")]
+    write_batch(conn, batch[:1], LampDirectory())
+    assert count(conn, "SELECT message_count FROM unknown_lamps WHERE lamp_id = 'NEW-7'") == 5
+
+
+def test_a_lamp_added_to_the_inventory_is_picked_up(conn):
+    directory = LampDirectory()
+    write_batch(conn, [message("L9", "telemetry", reading(0))], directory)
+    conn.execute("INSERT INTO lamps (lamp_id) VALUES ('L9')")
+    directory.forget()
+    result = write_batch(conn, [message("L9", "telemetry", reading(1))], directory)
+    assert result.readings_inserted == 1
+
+
+def test_failure_and_repair_events_drive_the_lamp_state(conn):
+    failure = {"ts": reading(5)["ts"], "type": "lamp_failure", "detail": "no current"}
+    write_batch(conn, [message("L1", "event", failure)], LampDirectory())
+    assert count(conn, "SELECT count(*) FROM lamps WHERE state = 'faulty'") == 1
+    # Redelivery stores nothing new.
+    again = write_batch(conn, [message("L1", "event", failure)], LampDirectory())
+    assert again.events_inserted == 0
+    repaired = {"ts": reading(50)["ts"], "type": "repaired", "detail": {"by": "crew 2"}}
+    write_batch(conn, [message("L1", "event", repaired)], LampDirectory())
+    assert conn.execute("SELECT state FROM lamps WHERE lamp_id = 'L1'").fetchone()[0] == "in_service"
+    assert count(conn, "SELECT count(*) FROM events") == 2
+
+
+def test_status_changes_are_recorded_and_replays_do_not_move_the_time(conn):
+    write_batch(conn, [message("L1", "status", "offline")], LampDirectory())
+    first = conn.execute("SELECT online, changed_at FROM lamp_status WHERE lamp_id = 'L1'").fetchone()
+    assert first[0] is False
+    later = Message(
+        "streetlight/v1/lamps/L1/status",
+        b"offline",
+        NOW + timedelta(hours=1),
+        decode_message("streetlight/v1/lamps/L1/status", b"offline", TOPICS, NOW + timedelta(hours=1)),
+    )
+    write_batch(conn, [later], LampDirectory())
+    assert conn.execute("SELECT online, changed_at FROM lamp_status").fetchone() == first
+    write_batch(conn, [message("L1", "status", "online")], LampDirectory())
+    assert conn.execute("SELECT online FROM lamp_status").fetchone()[0] is True
+
+
+def test_plan_acks_update_the_push_record_once(conn):
+    conn.execute("INSERT INTO plan_pushes (lamp_id, version, plan) VALUES ('L1', 3, '{}')")
+    ack = message("L1", "plan/ack", {"version": 3, "status": "applied"})
+    write_batch(conn, [ack, ack], LampDirectory())
+    assert count(conn, "SELECT count(*) FROM plan_acks") == 1
+    assert conn.execute("SELECT ack_status FROM plan_pushes").fetchone()[0] == "applied"
