@@ -102,14 +102,14 @@ def cmd_lamps_import(args, settings: Settings) -> None:
     if not path.is_file():
         raise CliError(f"no such file: {path}")
     try:
-        parsed = inventory.parse_inventory(path.read_bytes(), path.name, args.format)
-    except inventory.InventoryFormatError as exc:
+        parsed = inventory.load_inventory_file(path, args.format)
+    except inventory.InventoryError as exc:
         raise CliError(f"{path}: {exc}") from None
     for error in parsed.errors:
-        print(f"{path}: {inventory.describe_error_location(error, parsed)}: {error.reason}", file=sys.stderr)
+        print(f"{path}: {error}", file=sys.stderr)
     if parsed.errors and not args.skip_bad:
         raise CliError(
-            f"{len(parsed.errors)} bad row(s): nothing imported. Fix them, or pass --skip-bad to import the good rows."
+            f"{parsed.bad_rows} bad row(s): nothing imported. Fix them, or pass --skip-bad to import the good rows."
         )
     url = _require_database(settings)
     db.upgrade(url, chunk_interval_hours=settings.chunk_interval_hours)
@@ -117,7 +117,7 @@ def cmd_lamps_import(args, settings: Settings) -> None:
         report = inventory.import_inventory(conn, parsed, skip_bad=args.skip_bad)
     print(
         f"{path}: {report.inserted} added, {report.updated} updated, {report.unchanged} unchanged,"
-        f" {report.skipped} skipped"
+        f" {report.skipped} skipped, {report.commissioned} commissioned from the unknown-lamp list"
     )
 
 
