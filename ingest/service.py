@@ -60,6 +60,7 @@ class IngestStats:
     flushes: int = 0
     last_flush_at: float | None = None
     database_available: bool = True
+    database_outages: int = 0
     broker_connected: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -84,6 +85,7 @@ class IngestStats:
                 "dead_letters": dict(self.dead_letters),
                 "flushes": self.flushes,
                 "database_available": self.database_available,
+                "database_outages": self.database_outages,
                 "broker_connected": self.broker_connected,
             }
 
@@ -267,6 +269,7 @@ class Ingester:
                     down_since = time.monotonic()
                     with self.stats.lock:
                         self.stats.database_available = False
+                        self.stats.database_outages += 1
                     log.error(
                         "database unavailable (%s); holding %d messages unacknowledged and retrying with backoff",
                         str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__,
