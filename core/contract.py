@@ -119,7 +119,10 @@ class Topics:
 
 def _rfc3339_string(value: Any) -> Any:
     # JSON has no date type: a timestamp must be a string with an explicit offset,
-    # never a bare number that could be seconds or milliseconds.
+    # never a bare number that could be seconds or milliseconds. Python callers may
+    # pass datetimes (the aware check still applies).
+    if isinstance(value, datetime):
+        return value
     if not isinstance(value, str):
         raise ValueError("must be an RFC 3339 date-time string with an offset")
     if len(value) < 20 or value[10] not in "Tt ":
@@ -254,6 +257,11 @@ class Plan(BaseModel):
                         {"at": "2026-11-25T21:00:00Z", "level": 60},
                         {"at": "2026-11-26T05:00:00Z", "level": 100},
                         {"at": "2026-11-26T07:31:00Z", "level": 0},
+                        {"at": "2026-11-26T16:11:00Z", "level": 100},
+                        {"at": "2026-11-26T21:00:00Z", "level": 60},
+                        {"at": "2026-11-27T05:00:00Z", "level": 100},
+                        {"at": "2026-11-27T07:32:00Z", "level": 0},
+                        {"at": "2026-11-27T16:10:00Z", "level": 100},
                     ],
                 }
             ]
@@ -274,7 +282,13 @@ class Plan(BaseModel):
         return self
 
     def level_at(self, when: datetime) -> int | None:
-        """Level commanded at `when`; None before the first point (the plan is not in force yet)."""
+        """Level commanded at `when`, held from each point until the next.
+
+        None before the first point and after the last one: the plan is not in
+        force there and the controller runs its local default (dusk to dawn).
+        """
+        if not self.points or when > self.points[-1].at:
+            return None
         level = None
         for point in self.points:
             if point.at > when:
