@@ -47,9 +47,29 @@ def endpoints_from_settings(settings: Settings) -> Endpoints:
         raise ConfigurationError(
             "serve needs " + ", ".join(missing) + " (run `streetlight demo` for the embedded default)"
         )
+    from core.mqtt import parse_broker_url
+
+    broker = parse_broker_url(settings.mqtt_url)
+    has_credentials = bool(settings.mqtt_username or broker.username)
+    if not has_credentials and not _is_loopback(broker.host) and not settings.mqtt_allow_anonymous:
+        raise ConfigurationError(
+            f"the broker {broker} is not on this machine and no STREETLIGHT_MQTT_USERNAME/PASSWORD is set;"
+            " production brokers need credentials (STREETLIGHT_MQTT_ALLOW_ANONYMOUS=true overrides)"
+        )
     if len(settings.api_token.get_secret_value()) < 24:
         raise ConfigurationError("STREETLIGHT_API_TOKEN must be at least 24 characters of random text")
     return Endpoints(settings.database_url, settings.mqtt_url, settings.api_token.get_secret_value())
+
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def run_service(

@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     mqtt_ca_file: Path | None = Field(None, description="CA bundle for mqtts:// (system store if unset)")
     mqtt_client_cert: Path | None = None
     mqtt_client_key: Path | None = None
+    mqtt_allow_anonymous: bool = Field(
+        False, description="Allow serve to use a non-loopback broker without credentials (not for production)"
+    )
     topic_prefix: str = DEFAULT_TOPIC_PREFIX
 
     api_token: SecretStr | None = Field(
