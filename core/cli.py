@@ -189,6 +189,7 @@ def cmd_simulate_run(args, settings: Settings) -> None:
         mqtt_username=settings.mqtt_username,
         mqtt_password=settings.mqtt_password.get_secret_value() if settings.mqtt_password else None,
         failure_scale=args.failure_scale,
+        outage_scale=args.outage_scale,
         connections=args.connections,
     )
     summary = run_simulation(options, stop_event_on_signals())
@@ -285,7 +286,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--duration", type=float, help="stop after this many real seconds")
         p.add_argument("--batch", type=int, default=1, help="readings per telemetry message")
         p.add_argument("--truth", help="write the ground-truth failure file here (CSV)")
-        p.add_argument("--failure-scale", type=float, default=1.0, help="multiply every failure rate")
+        p.add_argument("--failure-scale", type=float, help="multiply the real failure rates (default: the engine's)")
+        p.add_argument("--outage-scale", type=float, default=1.0, help="multiply how often controllers go offline")
         p.add_argument("--connections", default="shared", help="'shared' (a few MQTT connections) or 'per-lamp'")
         if name == "run":
             p.add_argument("--speed", type=float, default=1.0, help="simulated seconds per real second; 0 = max")

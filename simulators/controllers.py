@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 BACKLOG_CHUNK = 100
 # Beyond this many lamps, one MQTT connection per lamp costs more than it shows.
 PER_LAMP_CONNECTION_LIMIT = 2000
+RETAINED_SETTLE_S = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +50,8 @@ class SimulationOptions:
     town_file: Path | None = None
     mqtt_username: str | None = None
     mqtt_password: str | None = None
-    failure_scale: float = 1.0
+    failure_scale: float | None = None  # None: the engine's default scale
+    outage_scale: float = 1.0  # multiplies how often controllers lose their connection
     connections: str = "shared"
     client_id_prefix: str = "streetlight-sim"
     # Never stamp readings ahead of the wall clock (the service rejects them):
@@ -81,6 +83,17 @@ class SimulationSummary:
         )
 
 
+def failure_config(options: SimulationOptions):
+    from simulators.failures import FailureConfig
+
+    base = FailureConfig()
+    return FailureConfig(
+        rate_scale=base.rate_scale if options.failure_scale is None else options.failure_scale,
+        comm_loss_rate_per_year=base.comm_loss_rate_per_year * options.outage_scale,
+        flaky_comm_loss_rate_per_year=base.flaky_comm_loss_rate_per_year * options.outage_scale,
+    )
+
+
 def load_town(options: SimulationOptions):
     from simulators.town import generate_town, lamps_from_inventory_file
 
@@ -96,6 +109,7 @@ class _Link:
     client: paho.Client
     lamp_ids: list[str]
     connected: threading.Event = field(default_factory=threading.Event)
+    subscribed: threading.Event = field(default_factory=threading.Event)
 
 
 class ControllerFleet:
@@ -132,6 +146,7 @@ class ControllerFleet:
             )
             link = _Link(client, group)
             client.on_connect = self._on_connect_for(link)
+            client.on_subscribe = lambda c, u, mid, codes, props, link=link: link.subscribed.set()
             client.on_message = self._on_message
             client.on_publish = self._on_publish
             self.links.append(link)
@@ -158,8 +173,11 @@ class ControllerFleet:
             link.client.loop_start()
         deadline = time.monotonic() + timeout_s
         for link in self.links:
-            if not link.connected.wait(max(0.1, deadline - time.monotonic())):
+            if not link.subscribed.wait(max(0.1, deadline - time.monotonic())):
                 raise TimeoutError(f"simulator could not connect to {self.broker} within {timeout_s:.0f} s")
+        # Retained plans follow each subscription's acknowledgement: give them a moment
+        # to arrive so that the first simulated step already obeys them.
+        time.sleep(RETAINED_SETTLE_S)
 
     def close(self) -> None:
         for link in self.links:
@@ -223,7 +241,6 @@ class Simulation:
 
     def __init__(self, options: SimulationOptions) -> None:
         from simulators.engine import FleetSimulator
-        from simulators.failures import FailureConfig
 
         self.options = options
         self.lamps = load_town(options)
@@ -234,7 +251,7 @@ class Simulation:
             self.lamps,
             seed=options.seed,
             start=start,
-            failure_config=FailureConfig(rate_scale=options.failure_scale),
+            failure_config=failure_config(options),
             report_interval_s=options.report_interval_s,
         )
         self.fleet = ControllerFleet(options, self.lamp_ids)
@@ -257,7 +274,7 @@ class Simulation:
             sim_time = self.start
             last_progress = time.monotonic()
             while not stop.is_set():
-                if opts.end is not None and sim_time > opts.end:
+                if opts.end is not None and sim_time >= opts.end:
                     break
                 if opts.duration_s is not None and time.monotonic() - real_start >= opts.duration_s:
                     break
