@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import queue
+import socket
 import threading
 import time
 from collections import defaultdict
@@ -210,19 +211,20 @@ class ControllerFleet:
         self.publish(lamp_id, self.topics.status(lamp_id), (STATUS_ONLINE if online else STATUS_OFFLINE).encode(), retain=True)
 
     def drop_connection(self, lamp_id: str) -> None:
-        """Lose the lamp's link without a goodbye, so the broker publishes its last will."""
-        link = self.link_of[lamp_id]
-        link.client.loop_stop()
-        sock = link.client.socket()
+        """Lose the lamp's link without a goodbye, so the broker publishes its last will.
+
+        paho notices the dead socket and reconnects by itself after its reconnect
+        delay; the lamp stays silent until `restore_connection`.
+        """
+        sock = self.link_of[lamp_id].client.socket()
         if sock is not None:
-            sock.close()
-        link.connected.clear()
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def restore_connection(self, lamp_id: str) -> None:
-        link = self.link_of[lamp_id]
-        link.client.reconnect()
-        link.client.loop_start()
-        link.connected.wait(30)
+        """Nothing to do: what is published now waits in paho until the link is back."""
 
     # --- plans ------------------------------------------------------------
     def _on_message(self, client, userdata, msg: paho.MQTTMessage) -> None:
