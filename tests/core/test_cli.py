@@ -110,3 +110,28 @@ def test_bad_settings_are_reported_in_one_line():
     assert result.returncode == 2
     assert "STREETLIGHT_TOPIC_PREFIX" in result.stderr or "topic_prefix" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_simulate_town_writes_an_importable_inventory(tmp_path):
+    from core.inventory import load_inventory_file
+
+    out = tmp_path / "town.geojson"
+    result = run(["simulate", "town", "--lamps", "250", "--seed", "4", "--out", str(out)])
+    assert result.returncode == 0, result.stderr
+    parsed = load_inventory_file(out)
+    assert len(parsed.records) == 250 and not parsed.errors
+
+
+@pytest.mark.mqtt
+def test_simulate_history_publishes_every_reading_and_writes_the_truth(mqtt_url, topic_prefix, tmp_path):
+    truth = tmp_path / "truth.csv"
+    result = run(
+        ["simulate", "history", "--lamps", "10", "--days", "0.5", "--start", "2026-03-01T00:00:00+00:00",
+         "--truth", str(truth)],
+        STREETLIGHT_MQTT_URL=mqtt_url,
+        STREETLIGHT_TOPIC_PREFIX=topic_prefix,
+    )
+    assert result.returncode == 0, result.stderr
+    # Half a day at one reading per 10 minutes: 72 steps of 10 lamps.
+    assert "720 readings in 720 messages" in result.stdout
+    assert truth.read_text().startswith("lamp_id,mode,failed_at")
