@@ -9,7 +9,7 @@ recent history, then keeps the simulated town reporting in real time.
 from __future__ import annotations
 
 import logging
-import secrets
+import json
 import threading
 from contextlib import ExitStack
 from datetime import datetime, timedelta, timezone
@@ -38,17 +38,26 @@ def _load_demo_town(database_url: str, lamps: int) -> int:
         return report.inserted
 
 
-def _api_token(settings: Settings) -> str:
-    if settings.api_token:
-        return settings.api_token.get_secret_value()
-    token_file = settings.data_dir / "api-token"
+DEMO_ACCOUNTS = (("technician", "technician"), ("energy", "energy_manager"), ("admin", "admin"))
+
+
+def _demo_accounts(settings: Settings, database_url: str) -> dict[str, str]:
+    """One account per role, made on first run; their tokens are kept in the data folder."""
+    from api.accounts import create_token, create_user
+    from api.deps import Role
+
+    token_file = settings.data_dir / "demo-accounts.json"
     if token_file.exists():
-        return token_file.read_text().strip()
-    token = secrets.token_urlsafe(32)
-    token_file.parent.mkdir(parents=True, exist_ok=True)
-    token_file.write_text(token + "\n")
+        return json.loads(token_file.read_text())
+    tokens = {}
+    with db.connect(database_url) as conn:
+        for username, role in DEMO_ACCOUNTS:
+            user_id = create_user(conn, username, Role(role), locale="fr")
+            tokens[username] = create_token(conn, user_id, "demo")
+        conn.commit()
+    token_file.write_text(json.dumps(tokens, indent=2) + "\n")
     token_file.chmod(0o600)
-    return token
+    return tokens
 
 
 def run_demo(
@@ -74,7 +83,7 @@ def run_demo(
         db.upgrade(database_url, chunk_interval_hours=settings.chunk_interval_hours)
         count = _load_demo_town(database_url, lamps)
         log.info("demo town: %d lamps", count)
-        token = _api_token(settings)
+        tokens = _demo_accounts(settings, database_url)
         demo_settings = settings.model_copy(update={"database_url": database_url, "mqtt_url": mqtt_url})
     except BaseException:
         extra.close()
@@ -104,8 +113,9 @@ def run_demo(
         extra.callback(thread.join, 30)
         print(
             "\n  streetlight demo is running\n"
-            f"    API:         http://{host}:{port}/api/v1/lamps  (Authorization: Bearer {token})\n"
-            f"    API docs:    http://{host}:{port}/api/docs\n"
+            f"    API:         http://{host}:{port}/api/v1/lamps\n"
+            + "".join(f"    as {name:<11} Authorization: Bearer {token}\n" for name, token in tokens.items())
+            + f"    API docs:    http://{host}:{port}/api/docs\n"
             f"    health:      http://{host}:{port}/healthz\n"
             f"    database:    {_display_url(database_url)}\n"
             f"    MQTT broker: {mqtt_url}  (topics under {settings.topic_prefix}/lamps/...)\n"
@@ -117,7 +127,7 @@ def run_demo(
     extra.callback(log.info, "demo stopped; its data stays in %s", settings.data_dir.resolve())
     run_service(
         demo_settings,
-        Endpoints(database_url, mqtt_url, token),
+        Endpoints(database_url, mqtt_url),
         host=host,
         port=port,
         stop=stop,

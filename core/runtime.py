@@ -30,7 +30,6 @@ class ConfigurationError(RuntimeError):
 class Endpoints:
     database_url: str
     mqtt_url: str
-    api_token: str
 
 
 def endpoints_from_settings(settings: Settings) -> Endpoints:
@@ -39,7 +38,6 @@ def endpoints_from_settings(settings: Settings) -> Endpoints:
         for name, value in (
             ("STREETLIGHT_DATABASE_URL", settings.database_url),
             ("STREETLIGHT_MQTT_URL", settings.mqtt_url),
-            ("STREETLIGHT_API_TOKEN", settings.api_token and settings.api_token.get_secret_value()),
         )
         if not value
     ]
@@ -56,9 +54,7 @@ def endpoints_from_settings(settings: Settings) -> Endpoints:
             f"the broker {broker} is not on this machine and no STREETLIGHT_MQTT_USERNAME/PASSWORD is set;"
             " production brokers need credentials (STREETLIGHT_MQTT_ALLOW_ANONYMOUS=true overrides)"
         )
-    if len(settings.api_token.get_secret_value()) < 24:
-        raise ConfigurationError("STREETLIGHT_API_TOKEN must be at least 24 characters of random text")
-    return Endpoints(settings.database_url, settings.mqtt_url, settings.api_token.get_secret_value())
+    return Endpoints(settings.database_url, settings.mqtt_url)
 
 
 def _is_loopback(host: str) -> bool:
@@ -115,7 +111,7 @@ def run_service(
             snap = ingester.stats.snapshot()
             return {"broker": snap["broker_connected"], "ingest_database": snap["database_available"]}
 
-        app = create_app(pool, endpoints.api_token, readiness=readiness)
+        app = create_app(pool, readiness=readiness)
         server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False))
         thread = threading.Thread(target=server.run, name="http", daemon=True)
         thread.start()

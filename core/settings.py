@@ -29,10 +29,6 @@ class Settings(BaseSettings):
     )
     topic_prefix: str = DEFAULT_TOPIC_PREFIX
 
-    api_token: SecretStr | None = Field(
-        None, description="Bearer token for the HTTP API (required by serve; the demo makes one)"
-    )
-
     data_dir: Path = Field(Path(".data"), description="Where the demo keeps its database and files")
     town_timezone: str = "Europe/Paris"
 

@@ -50,8 +50,10 @@ def test_the_demo_runs_everything_and_keeps_its_data(tmp_path):
     demo = start_demo(data_dir, port, log)
     try:
         wait_for_log(log, "streetlight demo is running", timeout_s=120)
-        token = (data_dir / "api-token").read_text().strip()
-        assert token in log.read_text(), "the demo prints how to authenticate"
+        tokens = json.loads((data_dir / "demo-accounts.json").read_text())
+        assert set(tokens) == {"technician", "energy", "admin"}, "one account per role"
+        assert all(t in log.read_text() for t in tokens.values()), "the demo prints how to authenticate"
+        token = tokens["technician"]
         assert get(f"http://127.0.0.1:{port}/healthz") == {"status": "ok"}
         assert get(f"http://127.0.0.1:{port}/api/v1/lamps", token)["total"] == LAMPS
         # A day of history at one reading per 10 minutes, then live: at least 144 per lamp.
@@ -67,8 +69,7 @@ def test_the_demo_runs_everything_and_keeps_its_data(tmp_path):
     try:
         wait_for_log(log, "demo town: 40 lamps", timeout_s=120)
         wait_until(lambda: log.read_text().count("streetlight demo is running") == 2, 120, what="second start")
-        token_again = (data_dir / "api-token").read_text().strip()
-        assert token_again == token
+        assert json.loads((data_dir / "demo-accounts.json").read_text())["technician"] == token
         assert get(f"http://127.0.0.1:{port}/api/v1/lamps", token)["total"] == LAMPS
         assert readings_in(data_dir) >= LAMPS * 144
     finally:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import signal
 import subprocess
 import sys
@@ -15,7 +14,9 @@ import uuid
 import psycopg
 import pytest
 
+from api.deps import Role
 from core.embedded import free_loopback_port
+from tests.api.factories import make_user
 from tests.helpers import Publisher, REPO_ROOT, settled_count, stop_process, wait_for_log
 
 pytestmark = [pytest.mark.mqtt, pytest.mark.timescale]
@@ -38,15 +39,14 @@ def test_serve_migrates_ingests_and_answers_with_credentials(timescale_url, topi
         pytest.fail("STREETLIGHT_TEST_MQTT_AUTH_* are not set: run the suite with scripts/test")
     with psycopg.connect(timescale_url, autocommit=True) as conn:
         conn.execute("INSERT INTO lamps (lamp_id) VALUES ('S1'), ('S2')")
+        token = make_user(conn, Role.TECHNICIAN)
     port = free_loopback_port()
-    token = secrets.token_urlsafe(32)
     env = {k: v for k, v in os.environ.items() if not k.startswith("STREETLIGHT_")}
     env.update(
         STREETLIGHT_DATABASE_URL=timescale_url,
         STREETLIGHT_MQTT_URL=url,
         STREETLIGHT_MQTT_USERNAME=user,
         STREETLIGHT_MQTT_PASSWORD=password,
-        STREETLIGHT_API_TOKEN=token,
         STREETLIGHT_TOPIC_PREFIX=topic_prefix,
         STREETLIGHT_INGEST_CLIENT_ID=f"serve-{uuid.uuid4().hex[:6]}",
         PYTHONUNBUFFERED="1",

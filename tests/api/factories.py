@@ -1,0 +1,22 @@
+"""Test data for the API: accounts of each role with a bearer token."""
+
+from __future__ import annotations
+
+import secrets
+
+import psycopg
+
+from api.deps import TOKEN_PREFIX, Role, sha256_hex
+
+
+def make_user(conn: psycopg.Connection, role: Role, username: str | None = None) -> str:
+    """Create an active user with `role` and return a bearer token for it."""
+    username = username or f"{role.value}-{secrets.token_hex(3)}"
+    user_id = conn.execute(
+        "INSERT INTO users (username, role) VALUES (%s, %s) RETURNING user_id", (username, role.value)
+    ).fetchone()[0]
+    token = TOKEN_PREFIX + secrets.token_urlsafe(24)
+    conn.execute(
+        "INSERT INTO api_tokens (user_id, name, token_sha256) VALUES (%s, 'test', %s)", (user_id, sha256_hex(token))
+    )
+    return token
