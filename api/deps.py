@@ -14,6 +14,7 @@ endpoint; the console only hides what a role cannot do.
 from __future__ import annotations
 
 import hashlib
+import hmac
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
@@ -62,7 +63,9 @@ def connection(request: Request) -> Iterator[psycopg.Connection]:
         yield conn
 
 
-Conn = Annotated[psycopg.Connection, Depends(connection)]
+# scope="function": the connection is committed and returned to the pool before the
+# response goes out, so a client that acts on a response always sees its writes.
+Conn = Annotated[psycopg.Connection, Depends(connection, scope="function")]
 
 
 def _bearer_token(request: Request) -> str | None:
@@ -119,7 +122,7 @@ def require_roles(*roles: Role) -> Callable[..., Principal]:
         if principal.via == "session" and request.method in _UNSAFE_METHODS:
             # Cookie-authenticated changes must carry the session's CSRF token.
             sent = request.headers.get("x-csrf-token")
-            if not sent or sent != principal.csrf_token:
+            if not sent or not hmac.compare_digest(sent.encode(), (principal.csrf_token or "").encode()):
                 raise HTTPException(status.HTTP_403_FORBIDDEN, "missing or wrong CSRF token")
         if principal.role not in allowed:
             raise HTTPException(status.HTTP_403_FORBIDDEN, f"the {principal.role.value} role may not do this")

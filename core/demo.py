@@ -8,11 +8,13 @@ recent history, then keeps the simulated town reporting in real time.
 
 from __future__ import annotations
 
-import logging
 import json
+import logging
+import os
 import threading
 from contextlib import ExitStack
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 from core import db
 from core.runtime import Endpoints, run_service
@@ -41,23 +43,63 @@ def _load_demo_town(database_url: str, lamps: int) -> int:
 DEMO_ACCOUNTS = (("technician", "technician"), ("energy", "energy_manager"), ("admin", "admin"))
 
 
-def _demo_accounts(settings: Settings, database_url: str) -> dict[str, str]:
-    """One account per role, made on first run; their tokens are kept in the data folder."""
-    from api.accounts import create_token, create_user
-    from api.deps import Role
+def _demo_accounts(settings: Settings, database_url: str) -> dict[str, dict[str, str]]:
+    """One account per role, made on first run with a random password and a token.
 
-    token_file = settings.data_dir / "demo-accounts.json"
-    if token_file.exists():
-        return json.loads(token_file.read_text())
-    tokens = {}
+    They are kept in the data folder (readable by its owner only) and marked as the
+    demo's in the database, so that `streetlight serve` refuses them.
+    """
+    from api import accounts, audit
+    from api.deps import Role
+    from api.security import generate_password
+
+    account_file = settings.data_dir / "demo-accounts.json"
+    if account_file.exists():
+        found = json.loads(account_file.read_text())
+        if all(isinstance(entry, dict) for entry in found.values()):
+            return found
+        made = _give_passwords(database_url, found)  # a file from before the demo's accounts had passwords
+    else:
+        made = {}
+        with db.connect(database_url) as conn:
+            for username, role in DEMO_ACCOUNTS:
+                password = generate_password()
+                try:
+                    user_id = accounts.create_user(
+                        conn, username, Role(role), password=password, locale="fr", demo_password=True
+                    )
+                    audit.record(conn, audit.SYSTEM, "user.create", accounts.user_target(username), after={"role": role})
+                except accounts.UserExistsError:  # the database outlived the data folder: new credentials
+                    user_id = accounts.set_password(conn, username, password, demo=True).user_id
+                token = accounts.create_token(conn, user_id, "demo", demo=True)
+                made[username] = {"role": role, "password": password, "token": token}
+            conn.commit()
+    _write_private(account_file, json.dumps(made, indent=2) + "\n")
+    return made
+
+
+def _give_passwords(database_url: str, tokens: dict[str, str]) -> dict[str, dict[str, str]]:
+    from api import accounts
+    from api.deps import sha256_hex
+    from api.security import generate_password
+
+    made = {}
     with db.connect(database_url) as conn:
-        for username, role in DEMO_ACCOUNTS:
-            user_id = create_user(conn, username, Role(role), locale="fr")
-            tokens[username] = create_token(conn, user_id, "demo")
+        for username, token in tokens.items():
+            password = generate_password()
+            user = accounts.set_password(conn, username, password, demo=True)
+            conn.execute("UPDATE api_tokens SET demo = true WHERE token_sha256 = %s", (sha256_hex(token),))
+            made[username] = {"role": user.role.value, "password": password, "token": token}
         conn.commit()
-    token_file.write_text(json.dumps(tokens, indent=2) + "\n")
-    token_file.chmod(0o600)
-    return tokens
+    return made
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write a file only its owner can read, from its first byte on."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as file:
+        file.write(text)
+    path.chmod(0o600)  # an existing file keeps its mode through O_CREAT
 
 
 def run_demo(
@@ -83,7 +125,7 @@ def run_demo(
         db.upgrade(database_url, chunk_interval_hours=settings.chunk_interval_hours)
         count = _load_demo_town(database_url, lamps)
         log.info("demo town: %d lamps", count)
-        tokens = _demo_accounts(settings, database_url)
+        demo_accounts = _demo_accounts(settings, database_url)
         demo_settings = settings.model_copy(update={"database_url": database_url, "mqtt_url": mqtt_url})
     except BaseException:
         extra.close()
@@ -113,9 +155,15 @@ def run_demo(
         extra.callback(thread.join, 30)
         print(
             "\n  streetlight demo is running\n"
+            f"    console:     http://{host}:{port}/  (sign in with an account below)\n"
             f"    API:         http://{host}:{port}/api/v1/lamps\n"
-            + "".join(f"    as {name:<11} Authorization: Bearer {token}\n" for name, token in tokens.items())
-            + f"    API docs:    http://{host}:{port}/api/docs\n"
+            f"    sign in:     POST http://{host}:{port}/api/v1/auth/login, or with a bearer token:\n"
+            + "".join(
+                f"    {name:<12} password {entry['password']}  Authorization: Bearer {entry['token']}\n"
+                for name, entry in demo_accounts.items()
+            )
+            + f"    accounts:    {(settings.data_dir / 'demo-accounts.json').resolve()} (demo only: serve refuses them)\n"
+            f"    API docs:    http://{host}:{port}/api/docs\n"
             f"    health:      http://{host}:{port}/healthz\n"
             f"    database:    {_display_url(database_url)}\n"
             f"    MQTT broker: {mqtt_url}  (topics under {settings.topic_prefix}/lamps/...)\n"

@@ -26,6 +26,9 @@ class ConfigurationError(RuntimeError):
     pass
 
 
+FIRST_ADMIN_HINT = "create the first administrator with: streetlight users add NAME --role admin"
+
+
 @dataclass(frozen=True, slots=True)
 class Endpoints:
     database_url: str
@@ -111,7 +114,7 @@ def run_service(
             snap = ingester.stats.snapshot()
             return {"broker": snap["broker_connected"], "ingest_database": snap["database_available"]}
 
-        app = create_app(pool, readiness=readiness)
+        app = create_app(pool, readiness=readiness, settings=settings, ingest_stats=ingester.stats.snapshot)
         server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False))
         thread = threading.Thread(target=server.run, name="http", daemon=True)
         thread.start()
@@ -142,5 +145,30 @@ def _retention_job(database_url: str, retention_days: int) -> None:
         log.exception("retention job failed; it runs again tomorrow")
 
 
+def check_accounts(conn) -> None:
+    """Before serving: refuse the demo's credentials, and say how to make the first administrator.
+
+    The demo prints its passwords and tokens and keeps them in its data folder, so a
+    database it made is not served until each of them is replaced or revoked.
+    """
+    from api.accounts import demo_credentials, has_active_admin
+
+    if found := demo_credentials(conn):
+        accounts = "; ".join(f"{username}: {', '.join(what)}" for username, what in found.items())
+        raise ConfigurationError(
+            f"accounts still sign in with credentials made by `streetlight demo` ({accounts}). Before serving,"
+            " set new passwords with `streetlight users passwd NAME` and revoke the demo tokens with"
+            " `streetlight users revoke-token TOKEN_ID`, or deactivate the accounts with"
+            " `streetlight users deactivate NAME`"
+        )
+    if not has_active_admin(conn):
+        log.warning("no active administrator: %s", FIRST_ADMIN_HINT)
+
+
 def serve(settings: Settings, *, host: str, port: int, stop: threading.Event) -> None:
-    run_service(settings, endpoints_from_settings(settings), host=host, port=port, stop=stop)
+    endpoints = endpoints_from_settings(settings)
+    db.wait_for_database(endpoints.database_url, timeout_s=60)
+    db.upgrade(endpoints.database_url, chunk_interval_hours=settings.chunk_interval_hours)
+    with db.connect(endpoints.database_url) as conn:
+        check_accounts(conn)
+    run_service(settings, endpoints, host=host, port=port, stop=stop)

@@ -20,3 +20,13 @@ def make_user(conn: psycopg.Connection, role: Role, username: str | None = None)
         "INSERT INTO api_tokens (user_id, name, token_sha256) VALUES (%s, 'test', %s)", (user_id, sha256_hex(token))
     )
     return token
+
+
+PASSWORD = "lampe-rue-de-la-gare"
+
+
+def make_account(conn: psycopg.Connection, role: Role, username: str, password: str = PASSWORD) -> None:
+    """Create an active user who signs in to the console with `password`."""
+    from api.accounts import create_user
+
+    create_user(conn, username, role, password=password)

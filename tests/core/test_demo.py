@@ -50,10 +50,13 @@ def test_the_demo_runs_everything_and_keeps_its_data(tmp_path):
     demo = start_demo(data_dir, port, log)
     try:
         wait_for_log(log, "streetlight demo is running", timeout_s=120)
-        tokens = json.loads((data_dir / "demo-accounts.json").read_text())
-        assert set(tokens) == {"technician", "energy", "admin"}, "one account per role"
-        assert all(t in log.read_text() for t in tokens.values()), "the demo prints how to authenticate"
-        token = tokens["technician"]
+        accounts = json.loads((data_dir / "demo-accounts.json").read_text())
+        assert set(accounts) == {"technician", "energy", "admin"}, "one account per role"
+        printed = log.read_text()
+        assert all(a["token"] in printed and a["password"] in printed for a in accounts.values()), (
+            "the demo prints how to sign in"
+        )
+        token = accounts["technician"]["token"]
         assert get(f"http://127.0.0.1:{port}/healthz") == {"status": "ok"}
         assert get(f"http://127.0.0.1:{port}/api/v1/lamps", token)["total"] == LAMPS
         # A day of history at one reading per 10 minutes, then live: at least 144 per lamp.
@@ -69,7 +72,7 @@ def test_the_demo_runs_everything_and_keeps_its_data(tmp_path):
     try:
         wait_for_log(log, "demo town: 40 lamps", timeout_s=120)
         wait_until(lambda: log.read_text().count("streetlight demo is running") == 2, 120, what="second start")
-        assert json.loads((data_dir / "demo-accounts.json").read_text())["technician"] == token
+        assert json.loads((data_dir / "demo-accounts.json").read_text())["technician"]["token"] == token
         assert get(f"http://127.0.0.1:{port}/api/v1/lamps", token)["total"] == LAMPS
         assert readings_in(data_dir) >= LAMPS * 144
     finally:

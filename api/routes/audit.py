@@ -1,0 +1,93 @@
+"""The audit log, for administrators: who changed what, when, and failed sign-ins."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict
+
+from api import audit
+from api.deps import Admin, Conn
+from api.problems import invalid, responses
+
+router = APIRouter(prefix="/api/v1", tags=["audit"])
+
+
+class AuditEntry(BaseModel):
+    audit_id: int
+    at: datetime
+    actor: str
+    action: str
+    target: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    client_ip: str | None
+
+
+class AuditPage(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "total": 1,
+                    "limit": 100,
+                    "offset": 0,
+                    "items": [
+                        {
+                            "audit_id": 41,
+                            "at": "2026-11-20T08:10:00Z",
+                            "actor": "admin",
+                            "action": "user.update",
+                            "target": "user:claire",
+                            "before": {"role": "technician"},
+                            "after": {"role": "energy_manager"},
+                            "client_ip": "192.0.2.10",
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
+    total: int
+    limit: int
+    offset: int
+    items: list[AuditEntry]
+
+
+def _aware(when: datetime | None) -> datetime | None:
+    # A time without an offset is taken as UTC, whatever the server's time zone.
+    return when.replace(tzinfo=timezone.utc) if when is not None and when.tzinfo is None else when
+
+
+@router.get(
+    "/audit",
+    response_model=AuditPage,
+    summary="Audit log entries, newest first, a page at a time",
+    responses=responses(401, 403),
+)
+def list_audit(
+    conn: Conn,
+    who: Admin,
+    actor: Annotated[str | None, Query(description="username, 'anonymous' or 'system'")] = None,
+    action: Annotated[str | None, Query(description="e.g. login_failed, user.update, token.revoke")] = None,
+    target: Annotated[str | None, Query(description="e.g. user:alice, token:12")] = None,
+    since: Annotated[datetime | None, Query(description="from this time on (ISO 8601; UTC if no offset)")] = None,
+    until: Annotated[datetime | None, Query(description="before this time (ISO 8601; UTC if no offset)")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> AuditPage:
+    since, until = _aware(since), _aware(until)
+    if since is not None and until is not None and since >= until:
+        raise invalid("until", "must be after since")
+    total, entries = audit.list_entries(
+        conn, actor=actor, action=action, target=target, since=since, until=until, limit=limit, offset=offset
+    )
+    return AuditPage(
+        total=total,
+        limit=limit,
+        offset=offset,
+        items=[AuditEntry(**{name: getattr(e, name) for name in AuditEntry.model_fields}) for e in entries],
+    )
