@@ -7,16 +7,34 @@ from collections.abc import Callable
 from fastapi import FastAPI
 from psycopg_pool import ConnectionPool
 
-from api.routes import health, lamps
+from api import console, problems
+from api.routes import audit, auth, commissioning, events, fleet, health, lamps, metrics, telemetry, users
+from core.settings import Settings, get_settings
 
 # One line per router; each module owns its endpoints.
 ROUTERS = (
     health.router,
     lamps.router,
+    telemetry.router,
+    events.router,
+    commissioning.router,
+    fleet.router,
+    metrics.router,
+    auth.router,
+    users.router,
+    audit.router,
+    console.router,
 )
 
 
-def create_app(pool: ConnectionPool, *, readiness: Callable[[], dict[str, bool]] | None = None) -> FastAPI:
+def create_app(
+    pool: ConnectionPool,
+    *,
+    readiness: Callable[[], dict[str, bool]] | None = None,
+    settings: Settings | None = None,
+    ingest_stats: Callable[[], dict] | None = None,
+) -> FastAPI:
+    """`ingest_stats`: the in-process ingester's `stats.snapshot`, exposed as metrics."""
     app = FastAPI(
         title="streetlight",
         version="0.1.0",
@@ -26,6 +44,9 @@ def create_app(pool: ConnectionPool, *, readiness: Callable[[], dict[str, bool]]
     )
     app.state.pool = pool
     app.state.readiness = readiness
+    app.state.settings = settings or get_settings()
+    problems.install(app)
+    metrics.install(app, ingest_stats)
     for router in ROUTERS:
         app.include_router(router)
     return app

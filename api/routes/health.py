@@ -5,19 +5,58 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, status
+from pydantic import BaseModel, ConfigDict
+
+from api import problems
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz", summary="Liveness: the process answers")
+class Liveness(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"status": "ok"}]})
+
+    status: str
+
+
+class Readiness(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"status": "ready", "checks": {"database": True, "broker": True}}]}
+    )
+
+    status: str
+    checks: dict[str, bool]
+
+
+_UNAVAILABLE = {
+    503: {
+        "description": "A dependency is unreachable; `checks` says which",
+        "content": {
+            problems.MEDIA_TYPE: {
+                "schema": {"$ref": "#/components/schemas/Problem"},
+                "example": {
+                    "type": "about:blank",
+                    "title": "Service Unavailable",
+                    "status": 503,
+                    "detail": "Service Unavailable",
+                    "instance": "/readyz",
+                    "checks": {"database": True, "broker": False},
+                },
+            }
+        },
+    }
+}
+
+
+@router.get("/healthz", response_model=Liveness, summary="Liveness: the process answers")
 def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
 @router.get(
     "/readyz",
+    response_model=Readiness,
     summary="Readiness: database and broker reachable",
-    responses={503: {"description": "a dependency is unreachable"}},
+    responses=_UNAVAILABLE,
 )
 def readyz(request: Request) -> Any:
     checks = {"database": _database_ok(request)}

@@ -1,0 +1,20 @@
+"""Data access for the API: plain functions taking a connection (dict rows), one per query.
+
+The SQL text of each function is fixed; what a request asks for only ever travels
+as a bound parameter. Optional filters are written as ``(%(x)s IS NULL OR col = %(x)s)``.
+"""
+
+from __future__ import annotations
+
+import psycopg
+
+
+def limit_statement_time(conn: psycopg.Connection, seconds: float) -> None:
+    """Cancel this transaction's statements that run longer than `seconds` (psycopg.errors.QueryCanceled)."""
+    conn.execute("SELECT set_config('statement_timeout', %s, true)", (f"{int(seconds * 1000)}ms",))
+
+
+def contains_pattern(text: str) -> str:
+    r"""An ILIKE pattern matching `text` anywhere, with % _ \ taken literally."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"

@@ -1,0 +1,116 @@
+"""Fleet-wide figures: lamps by state and connection, lamps out, energy, dead letters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import psycopg
+
+LAMP_STATES = ("planned", "in_service", "faulty", "under_repair", "retired")
+
+
+@dataclass(frozen=True, slots=True)
+class CalendarPeriods:
+    """Today and this month in a time zone, as [start, end) instants."""
+
+    day_start: datetime
+    day_end: datetime
+    month_start: datetime
+    month_end: datetime
+
+
+def calendar_periods(at: datetime, time_zone) -> CalendarPeriods:
+    """Local day and month around `at` (aware); midnights come from the zone's rules, DST included. Pure."""
+    local = at.astimezone(time_zone)
+    day = local.date()
+    next_day = day + timedelta(days=1)
+    first = day.replace(day=1)
+    next_first = (first + timedelta(days=32)).replace(day=1)
+
+    def midnight(d) -> datetime:
+        return datetime(d.year, d.month, d.day, tzinfo=time_zone)
+
+    return CalendarPeriods(midnight(day), midnight(next_day), midnight(first), midnight(next_first))
+
+
+def lamps_by_state(conn: psycopg.Connection) -> dict[str, int]:
+    counts = dict.fromkeys(LAMP_STATES, 0)
+    for row in conn.execute("SELECT state, count(*) AS n FROM lamps GROUP BY state"):
+        counts[row["state"]] = row["n"]
+    return counts
+
+
+def connectivity_counts(conn: psycopg.Connection) -> dict[str, int]:
+    """Lamps not retired by last reported connection; never reported counts as unknown."""
+    return conn.execute(
+        """SELECT count(*) FILTER (WHERE s.online) AS online,
+                  count(*) FILTER (WHERE NOT s.online) AS offline,
+                  count(*) FILTER (WHERE s.lamp_id IS NULL) AS unknown
+           FROM lamps l LEFT JOIN lamp_status s USING (lamp_id)
+           WHERE l.state <> 'retired'"""
+    ).fetchone()
+
+
+def count_lamps_out(conn: psycopg.Connection) -> int:
+    """Lamps not retired that are faulty, or have a lamp_failure event after their last repair."""
+    return conn.execute(
+        """SELECT count(*) AS n FROM lamps l
+           WHERE l.state <> 'retired'
+             AND (l.state = 'faulty'
+                  OR EXISTS (SELECT 1 FROM events e
+                             WHERE e.lamp_id = l.lamp_id AND e.type = 'lamp_failure'
+                               AND e.ts > coalesce((SELECT max(r.ts) FROM events r
+                                                    WHERE r.lamp_id = l.lamp_id AND r.type = 'repaired'),
+                                                   '-infinity')))"""
+    ).fetchone()["n"]
+
+
+def energy_wh(conn: psycopg.Connection, periods: CalendarPeriods) -> dict[str, float]:
+    """Energy used today and this month, Wh: per lamp, max - min of its cumulative energy_wh
+    within the period, summed over lamps. One pass over the month's readings."""
+    row = conn.execute(
+        """SELECT coalesce(sum(month_max - month_min), 0)::float8 AS month_wh,
+                  coalesce(sum(day_max - day_min), 0)::float8 AS day_wh
+           FROM (SELECT max(energy_wh) AS month_max, min(energy_wh) AS month_min,
+                        max(energy_wh) FILTER (WHERE ts >= %(day_start)s AND ts < %(day_end)s) AS day_max,
+                        min(energy_wh) FILTER (WHERE ts >= %(day_start)s AND ts < %(day_end)s) AS day_min
+                 FROM readings
+                 WHERE ts >= %(month_start)s AND ts < %(month_end)s AND energy_wh IS NOT NULL
+                 GROUP BY lamp_id) per_lamp""",
+        {
+            "day_start": periods.day_start,
+            "day_end": periods.day_end,
+            "month_start": periods.month_start,
+            "month_end": periods.month_end,
+        },
+    ).fetchone()
+    return {"day_wh": row["day_wh"], "month_wh": row["month_wh"]}
+
+
+def count_recent_dead_letters(conn: psycopg.Connection, *, hours: int = 24) -> int:
+    return conn.execute(
+        "SELECT count(*) AS n FROM dead_letters WHERE received_at > now() - make_interval(hours => %s)", (hours,)
+    ).fetchone()["n"]
+
+
+def dead_letters_by_reason(conn: psycopg.Connection, *, hours: int = 24) -> dict[str, int]:
+    rows = conn.execute(
+        """SELECT reason, count(*) AS n FROM dead_letters WHERE received_at > now() - make_interval(hours => %s)
+           GROUP BY reason ORDER BY reason""",
+        (hours,),
+    )
+    return {row["reason"]: row["n"] for row in rows}
+
+
+def count_pending_unknown_lamps(conn: psycopg.Connection) -> int:
+    return conn.execute("SELECT count(*) AS n FROM unknown_lamps WHERE status = 'pending'").fetchone()["n"]
+
+
+def ingest_lag_s(conn: psycopg.Connection) -> float | None:
+    """Seconds since the newest reading (by measurement time) arrived; None without readings.
+    The ts index gives that reading in one row; the database's clock is used on both sides."""
+    row = conn.execute(
+        "SELECT extract(epoch FROM now() - received_at)::float8 AS lag_s FROM readings ORDER BY ts DESC LIMIT 1"
+    ).fetchone()
+    return row["lag_s"] if row else None

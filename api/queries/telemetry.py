@@ -1,0 +1,77 @@
+"""Readings over a time range: raw for one lamp, or avg/min/max per time bucket computed by the database.
+
+Buckets come from ``date_bin`` (PostgreSQL 14+), so the same query runs on plain
+PostgreSQL and on TimescaleDB. Binning is done on local time in a given zone and
+converted back: 1-day buckets then start at the town's midnight, also on the days
+the clocks change; sub-day buckets are binned in UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import psycopg
+
+from core.contract import MEASUREMENT_FIELDS
+
+# Built once from the contract's column names, never from a request: every numeric
+# field is aggregated, the route returns those asked for.
+_AGGREGATES = ",\n       ".join(
+    f"avg({name})::float8 AS {name}__avg, min({name})::float8 AS {name}__min, max({name})::float8 AS {name}__max"
+    for name in MEASUREMENT_FIELDS
+)
+_RAW_COLUMNS = ", ".join(f"{name}::float8 AS {name}" for name in MEASUREMENT_FIELDS)
+
+_BUCKETED = f"""
+SELECT date_bin(%(width)s, r.ts AT TIME ZONE %(time_zone)s, TIMESTAMP '2000-01-01') AT TIME ZONE %(time_zone)s
+           AS start,
+       count(*) AS readings,
+       count(DISTINCT r.lamp_id) AS lamps,
+       {_AGGREGATES}
+FROM readings r
+WHERE r.lamp_id = ANY(%(lamp_ids)s) AND r.ts >= %(start)s AND r.ts < %(end)s
+GROUP BY 1
+ORDER BY 1
+"""
+
+_RAW = f"""
+SELECT ts, {_RAW_COLUMNS}
+FROM readings
+WHERE lamp_id = %(lamp_id)s AND ts >= %(start)s AND ts < %(end)s
+ORDER BY ts
+LIMIT %(limit)s
+"""
+
+
+def bucketed_readings(
+    conn: psycopg.Connection,
+    lamp_ids: list[str],
+    start: datetime,
+    end: datetime,
+    *,
+    width: timedelta,
+    time_zone: str,
+) -> list[dict[str, Any]]:
+    """One row per non-empty bucket in [start, end): start, readings, lamps, and <field>__avg/__min/__max."""
+    return conn.execute(
+        _BUCKETED,
+        {"width": width, "time_zone": time_zone, "lamp_ids": lamp_ids, "start": start, "end": end},
+    ).fetchall()
+
+
+def raw_readings(
+    conn: psycopg.Connection, lamp_id: str, start: datetime, end: datetime, *, limit: int
+) -> list[dict[str, Any]]:
+    """Readings of one lamp in [start, end), oldest first, at most `limit` rows."""
+    return conn.execute(_RAW, {"lamp_id": lamp_id, "start": start, "end": end, "limit": limit}).fetchall()
+
+
+def lamp_ids_in_group(conn: psycopg.Connection, group_name: str) -> list[str]:
+    rows = conn.execute("SELECT lamp_id FROM lamps WHERE group_name = %s ORDER BY lamp_id", (group_name,))
+    return [row["lamp_id"] for row in rows]
+
+
+def lamp_ids_on_circuit(conn: psycopg.Connection, circuit: str) -> list[str]:
+    rows = conn.execute("SELECT lamp_id FROM lamps WHERE circuit = %s ORDER BY lamp_id", (circuit,))
+    return [row["lamp_id"] for row in rows]

@@ -1,0 +1,215 @@
+"""Telemetry over a time range, for one lamp or for the lamps of a group or circuit (any role).
+
+Aggregation happens in the database (avg/min/max per ``date_bin`` bucket); raw
+readings are only for one lamp and capped. The range is [from, to).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Annotated
+
+import psycopg
+from fastapi import APIRouter, Path, Query, Request, status
+
+from api import problems
+from api.deps import Conn, Reader
+from api.problems import ProblemException
+from api.queries import limit_statement_time
+from api.queries import telemetry as telemetry_queries
+from api.queries.lamps import lamp_exists
+from api.schemas import LAMP_ID_PATTERN, Bucket, RawPoint, Stats, Telemetry, TelemetryBucket
+from core.contract import MEASUREMENT_FIELDS
+
+router = APIRouter(prefix="/api/v1", tags=["telemetry"], responses=problems.responses(401, 403))
+
+DEFAULT_FIELDS = ("voltage_v", "current_a", "power_w", "power_factor", "dim_level", "driver_temp_c")
+DEFAULT_SPAN = timedelta(hours=24)
+MAX_SPAN = timedelta(days=400)
+MAX_RAW_READINGS = 10_000
+MAX_BUCKETS = 20_000
+QUERY_TIMEOUT_S = 30.0
+BUCKET_WIDTHS = {"5min": timedelta(minutes=5), "1h": timedelta(hours=1), "1d": timedelta(days=1)}
+
+From = Annotated[
+    datetime | None,
+    Query(alias="from", description="Start, included (RFC 3339 with offset). Default: 24 h before `to`."),
+]
+To = Annotated[datetime | None, Query(description="End, excluded (RFC 3339 with offset). Default: now.")]
+BucketParam = Annotated[
+    Bucket, Query(description="raw (one lamp, at most 10,000 readings), or avg/min/max per 5min, 1h or 1d.")
+]
+Fields = Annotated[
+    str | None,
+    Query(
+        description="Comma-separated: " + ", ".join(MEASUREMENT_FIELDS) + ". Default: " + ", ".join(DEFAULT_FIELDS),
+        examples=["power_w,power_factor"],
+    ),
+]
+_ERRORS = problems.responses(400, 404, 503)
+
+
+@router.get(
+    "/lamps/{lamp_id}/telemetry",
+    response_model=Telemetry,
+    summary="A lamp's readings, raw or per time bucket",
+    responses=_ERRORS,
+)
+def lamp_telemetry(
+    conn: Conn,
+    who: Reader,
+    request: Request,
+    lamp_id: Annotated[str, Path(pattern=LAMP_ID_PATTERN)],
+    from_: From = None,
+    to: To = None,
+    bucket: BucketParam = "1h",
+    fields: Fields = None,
+) -> Telemetry:
+    start, end = time_range(from_, to)
+    names = parse_fields(fields)
+    if not lamp_exists(conn, lamp_id):
+        raise ProblemException(status.HTTP_404_NOT_FOUND, f"no lamp {lamp_id}")
+    return _series(conn, request, "lamp", lamp_id, [lamp_id], start, end, bucket, names)
+
+
+@router.get(
+    "/groups/{group_name}/telemetry",
+    response_model=Telemetry,
+    summary="Readings of a group's lamps, per time bucket",
+    responses=_ERRORS,
+)
+def group_telemetry(
+    conn: Conn,
+    who: Reader,
+    request: Request,
+    group_name: str,
+    from_: From = None,
+    to: To = None,
+    bucket: BucketParam = "1h",
+    fields: Fields = None,
+) -> Telemetry:
+    start, end = time_range(from_, to)
+    names = parse_fields(fields)
+    _no_raw_for_many(bucket)
+    lamp_ids = telemetry_queries.lamp_ids_in_group(conn, group_name)
+    if not lamp_ids:
+        raise ProblemException(status.HTTP_404_NOT_FOUND, f"no lamp in group {group_name}")
+    return _series(conn, request, "group", group_name, lamp_ids, start, end, bucket, names)
+
+
+@router.get(
+    "/circuits/{circuit}/telemetry",
+    response_model=Telemetry,
+    summary="Readings of a circuit's lamps, per time bucket",
+    responses=_ERRORS,
+)
+def circuit_telemetry(
+    conn: Conn,
+    who: Reader,
+    request: Request,
+    circuit: str,
+    from_: From = None,
+    to: To = None,
+    bucket: BucketParam = "1h",
+    fields: Fields = None,
+) -> Telemetry:
+    start, end = time_range(from_, to)
+    names = parse_fields(fields)
+    _no_raw_for_many(bucket)
+    lamp_ids = telemetry_queries.lamp_ids_on_circuit(conn, circuit)
+    if not lamp_ids:
+        raise ProblemException(status.HTTP_404_NOT_FOUND, f"no lamp on circuit {circuit}")
+    return _series(conn, request, "circuit", circuit, lamp_ids, start, end, bucket, names)
+
+
+# --- parameters (pure) -------------------------------------------------------
+
+
+def time_range(start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
+    """[start, end) from the query, with defaults; raises a 422 problem when it is not a valid range."""
+    for name, value in (("from", start), ("to", end)):
+        if value is not None and value.utcoffset() is None:
+            raise problems.invalid(name, "give a UTC offset, e.g. 2026-11-25T18:00:00+01:00 or ...Z")
+    end = end or datetime.now(timezone.utc)
+    start = start or end - DEFAULT_SPAN
+    if start >= end:
+        raise problems.invalid("from", "from must be before to")
+    if end - start > MAX_SPAN:
+        raise problems.invalid("from", f"the range may span at most {MAX_SPAN.days} days")
+    return start, end
+
+
+def parse_fields(text: str | None) -> list[str]:
+    """Requested field names, in the order given, without repeats; raises a 422 problem on an unknown name."""
+    if text is None or not text.strip():
+        return list(DEFAULT_FIELDS)
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in MEASUREMENT_FIELDS]
+    if unknown:
+        raise problems.invalid(
+            "fields", f"unknown field(s) {', '.join(unknown)}; known: {', '.join(MEASUREMENT_FIELDS)}"
+        )
+    return list(dict.fromkeys(names))
+
+
+def _no_raw_for_many(bucket: str) -> None:
+    if bucket == "raw":
+        raise problems.invalid("bucket", "raw readings are for one lamp; use 5min, 1h or 1d")
+
+
+# --- the series ---------------------------------------------------------------
+
+
+def _series(
+    conn: psycopg.Connection,
+    request: Request,
+    scope: str,
+    name: str,
+    lamp_ids: list[str],
+    start: datetime,
+    end: datetime,
+    bucket: str,
+    fields: list[str],
+) -> Telemetry:
+    head = {"scope": scope, "name": name, "lamp_count": len(lamp_ids), "from": start, "to": end, "bucket": bucket,
+            "fields": fields}
+    limit_statement_time(conn, QUERY_TIMEOUT_S)
+    try:
+        if bucket == "raw":
+            rows = telemetry_queries.raw_readings(conn, lamp_ids[0], start, end, limit=MAX_RAW_READINGS + 1)
+            if len(rows) > MAX_RAW_READINGS:
+                raise ProblemException(
+                    status.HTTP_400_BAD_REQUEST,
+                    f"the range holds more than {MAX_RAW_READINGS:,} readings, the most a raw query returns;"
+                    " narrow the range or ask for 5min, 1h or 1d buckets",
+                    type=problems.RANGE_TOO_LARGE,
+                )
+            points = [RawPoint(ts=row["ts"], values={f: row[f] for f in fields}) for row in rows]
+            return Telemetry(**head, points=points)
+        width = BUCKET_WIDTHS[bucket]
+        if (end - start) / width > MAX_BUCKETS:
+            raise ProblemException(
+                status.HTTP_400_BAD_REQUEST,
+                f"{bucket} buckets over this range would be more than {MAX_BUCKETS:,};"
+                " narrow the range or ask for larger buckets",
+                type=problems.RANGE_TOO_LARGE,
+            )
+        # Day buckets follow the town's calendar; shorter ones are binned in UTC.
+        zone = request.app.state.settings.town_timezone if bucket == "1d" else "UTC"
+        rows = telemetry_queries.bucketed_readings(conn, lamp_ids, start, end, width=width, time_zone=zone)
+    except psycopg.errors.QueryCanceled:
+        raise ProblemException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            f"the query took more than {QUERY_TIMEOUT_S:.0f} s; narrow the range, the scope or the fields",
+            type=problems.QUERY_TIMEOUT,
+        ) from None
+    buckets = [
+        TelemetryBucket(
+            start=row["start"],
+            readings=row["readings"],
+            lamps=row["lamps"],
+            values={f: Stats(avg=row[f"{f}__avg"], min=row[f"{f}__min"], max=row[f"{f}__max"]) for f in fields},
+        )
+        for row in rows
+    ]
+    return Telemetry(**head, buckets=buckets)
