@@ -1,4 +1,15 @@
 # The streetlight service image (used by compose.yaml).
+
+# The web console's browser libraries (map, charts): npm packages at the versions pinned in
+# api/console/package-lock.json, installed at build time and served by the app itself.
+FROM python:3.11-slim AS console-assets
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends nodejs npm \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /build
+COPY api/console/package.json api/console/package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund
+
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -8,6 +19,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 COPY . .
+# Before pip install: the libraries are package data of api.console (see pyproject.toml).
+COPY --from=console-assets /build/node_modules api/console/node_modules
 RUN pip install . \
     && useradd --system --no-create-home --home-dir /app --shell /usr/sbin/nologin streetlight
 

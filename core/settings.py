@@ -32,6 +32,17 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path(".data"), description="Where the demo keeps its database and files")
     town_timezone: str = "Europe/Paris"
 
+    # Web console
+    map_tile_url: str | None = Field(
+        None,
+        description=(
+            "Map tile URL template for the console's map, e.g. https://tiles.example.org/{z}/{x}/{y}.png"
+            " (a tile server the town may use). Unset: the lamps are drawn on a plain background,"
+            " with no request leaving the service."
+        ),
+    )
+    map_tile_attribution: str = Field("", description="Attribution text the tile provider requires, shown on the map")
+
     # Ingester
     ingest_client_id: str = "streetlight-ingest-1"
     ingest_share_group: str | None = Field(None, description="Shared-subscription group; set to run several ingesters")
@@ -43,6 +54,14 @@ class Settings(BaseSettings):
     retention_days: int = Field(400, ge=1, description="Raw readings older than this are dropped")
     chunk_interval_hours: int = Field(24, ge=1, description="TimescaleDB chunk interval for readings")
     db_pool_size: int = Field(8, ge=1)
+
+    # Console sign-in
+    session_hours: float = Field(12.0, gt=0, le=24 * 30, description="How long a console session lasts")
+    session_cookie_secure: bool = Field(
+        False,
+        description="Mark the session cookie Secure even on plain-HTTP requests (behind a TLS proxy that does"
+        " not say so); it is always Secure on HTTPS requests",
+    )
 
     @field_validator("topic_prefix")
     @classmethod
@@ -56,6 +75,15 @@ class Settings(BaseSettings):
         if value and urlsplit(value).scheme not in ("mqtt", "mqtts", "tcp", "ssl"):
             raise ValueError("STREETLIGHT_MQTT_URL must start with mqtt:// or mqtts://")
         return value
+
+    @field_validator("map_tile_url")
+    @classmethod
+    def _valid_tile_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if urlsplit(value).scheme not in ("http", "https") or not all(p in value for p in ("{z}", "{x}", "{y}")):
+            raise ValueError("STREETLIGHT_MAP_TILE_URL must be an http(s) URL template with {z}, {x} and {y}")
+        return value.strip()
 
     @property
     def topics(self) -> Topics:

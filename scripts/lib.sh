@@ -41,3 +41,18 @@ setup_venv() {
     echo "$want" >"$PIP_STAMP"
 }
 
+# The web console's browser libraries (npm packages, into api/console/node_modules; see
+# scripts/console-assets). Installs Node.js and npm with apt-get when missing and root.
+# Returns non-zero, with a message, when they cannot be installed.
+console_assets() {
+    if ! command -v npm >/dev/null 2>&1; then
+        if [[ $EUID -ne 0 ]] || ! command -v apt-get >/dev/null 2>&1; then
+            say "npm is missing: install Node.js and npm to get the console's map and charts"
+            return 1
+        fi
+        say "installing nodejs and npm (for the console's libraries) ..."
+        DEBIAN_FRONTEND=noninteractive apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null || return 1
+    fi
+    "$REPO_ROOT/scripts/console-assets"
+}

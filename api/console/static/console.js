@@ -1,0 +1,271 @@
+/* Streetlight console: what every page shares.
+ *
+ * The page embeds its settings (language, town time zone, who is signed in) and the
+ * message catalogue of its language as JSON; this file reads them and offers the
+ * pages a small toolkit as window.SL: t() for texts, api() for the JSON API (session
+ * cookie, X-CSRF-Token on every change), formatters that show times in the town's
+ * time zone, and h() to build DOM nodes without ever parsing data as HTML.
+ */
+(function () {
+  "use strict";
+
+  const config = JSON.parse(document.getElementById("console-config").textContent);
+  const messages = JSON.parse(document.getElementById("console-messages").textContent);
+  const has = (object, key) => Object.prototype.hasOwnProperty.call(object, key);
+
+  /** The text of `key` in the page's language, with {name} placeholders filled from `params`. */
+  function t(key, params) {
+    const text = has(messages, key) ? messages[key] : key;
+    if (!params) return text;
+    return text.replace(/\{(\w+)\}/g, (whole, name) => (has(params, name) ? String(params[name]) : whole));
+  }
+
+  // ------------------------------------------------------------------ DOM
+
+  /** createElement with attributes and children; strings become text nodes, never HTML. */
+  function h(tag, attrs, ...children) {
+    const el = document.createElement(tag);
+    for (const [key, value] of Object.entries(attrs || {})) {
+      if (value === null || value === undefined || value === false) continue;
+      if (key === "class") el.className = value;
+      else if (key === "text") el.textContent = value;
+      else if (key === "dataset") Object.assign(el.dataset, value);
+      else if (key.startsWith("on") && typeof value === "function") el.addEventListener(key.slice(2), value);
+      else el.setAttribute(key, value === true ? "" : String(value));
+    }
+    for (const child of children.flat(Infinity)) {
+      if (child === null || child === undefined || child === false) continue;
+      el.append(child instanceof Node ? child : String(child));
+    }
+    return el;
+  }
+
+  function showError(element, message) {
+    if (!element) return;
+    element.textContent = message || "";
+    element.hidden = !message;
+  }
+
+  // ------------------------------------------------------------------ API
+
+  class ApiError extends Error {
+    constructor(status, message, body) {
+      super(message);
+      this.status = status;
+      this.body = body;
+    }
+  }
+
+  function csrfToken() {
+    const meta = document.querySelector('meta[name="csrf-token"]');
+    return meta ? meta.content : "";
+  }
+
+  function withParams(path, params) {
+    if (!params) return path;
+    const query = new URLSearchParams();
+    for (const [key, value] of Object.entries(params)) {
+      if (value === null || value === undefined || value === "") continue;
+      query.append(key, String(value));
+    }
+    const text = query.toString();
+    return text ? path + (path.includes("?") ? "&" : "?") + text : path;
+  }
+
+  /** Call the JSON API; resolves to the decoded body, rejects with ApiError. */
+  async function api(path, options = {}) {
+    const method = (options.method || "GET").toUpperCase();
+    const headers = { Accept: "application/json" };
+    let body;
+    if (options.json !== undefined) {
+      headers["Content-Type"] = "application/json";
+      body = JSON.stringify(options.json);
+    }
+    if (method !== "GET" && method !== "HEAD") headers["X-CSRF-Token"] = csrfToken();
+    let response;
+    try {
+      response = await fetch(withParams(path, options.params), {
+        method, headers, body, credentials: "same-origin", cache: "no-store", signal: options.signal,
+      });
+    } catch (err) {
+      if (err && err.name === "AbortError") throw err;
+      throw new ApiError(0, t("error.network"));
+    }
+    const type = response.headers.get("content-type") || "";
+    const data = type.includes("json") ? await response.json().catch(() => null) : null;
+    if (response.status === 401 && !options.allow401) {
+      // The session has ended (expired, or signed out elsewhere): sign in again, then come back.
+      const here = location.pathname + location.search;
+      location.assign("/login?expired=1&next=" + encodeURIComponent(here));
+      throw new ApiError(401, t("error.session"), data);
+    }
+    if (!response.ok) {
+      const detail = data && (data.detail || data.title);
+      throw new ApiError(response.status, typeof detail === "string" ? detail : t("error.http", { status: response.status }), data);
+    }
+    return data;
+  }
+
+  /** A message for an error from api(), in the page's language where the status says enough. */
+  function errorText(err) {
+    if (!(err instanceof ApiError)) return t("error.unexpected");
+    if (err.status === 0) return t("error.network");
+    if (err.status === 403) return t("error.forbidden.api");
+    if (err.status === 404) return t("error.not_found.api");
+    if (err.status === 503) return t("error.busy");
+    if (err.status >= 500) return t("error.server");
+    return err.message;
+  }
+
+  // ------------------------------------------------------------------ formats
+
+  const locale = config.lang === "fr" ? "fr-FR" : "en-GB";
+  const zone = config.timezone || "Europe/Paris";
+  const formats = {
+    dateTime: new Intl.DateTimeFormat(locale, { timeZone: zone, dateStyle: "medium", timeStyle: "short" }),
+    date: new Intl.DateTimeFormat(locale, { timeZone: zone, dateStyle: "medium" }),
+    time: new Intl.DateTimeFormat(locale, { timeZone: zone, hour: "2-digit", minute: "2-digit", second: "2-digit" }),
+    relative: new Intl.RelativeTimeFormat(locale, { numeric: "auto" }),
+  };
+
+  function toDate(value) {
+    if (value === null || value === undefined || value === "") return null;
+    const date = value instanceof Date ? value : new Date(value);
+    return Number.isNaN(date.getTime()) ? null : date;
+  }
+
+  const dash = "–";
+  const fmt = {
+    locale,
+    zone,
+    dateTime: (value) => { const d = toDate(value); return d ? formats.dateTime.format(d) : dash; },
+    date: (value) => { const d = toDate(value); return d ? formats.date.format(d) : dash; },
+    time: (value) => { const d = toDate(value); return d ? formats.time.format(d) : dash; },
+    /** "5 minutes ago" / "il y a 5 minutes". */
+    ago(value) {
+      const d = toDate(value);
+      if (!d) return dash;
+      const seconds = (d.getTime() - Date.now()) / 1000;
+      const steps = [[60, "second"], [3600, "minute"], [86400, "hour"], [86400 * 30, "day"], [86400 * 365, "month"]];
+      let unit = "year";
+      let size = 86400 * 365;
+      for (const [limit, name] of steps) {
+        if (Math.abs(seconds) < limit) { unit = name; break; }
+      }
+      size = { second: 1, minute: 60, hour: 3600, day: 86400, month: 86400 * 30, year: 86400 * 365 }[unit];
+      return formats.relative.format(Math.round(seconds / size), unit);
+    },
+    number(value, digits = 0) {
+      if (value === null || value === undefined || Number.isNaN(Number(value))) return dash;
+      return new Intl.NumberFormat(locale, { maximumFractionDigits: digits, minimumFractionDigits: 0 }).format(Number(value));
+    },
+    /** A value with its unit, e.g. "42,5 W". */
+    unit(value, unit, digits = 1) {
+      const text = fmt.number(value, digits);
+      return text === dash ? dash : `${text}\u202f${unit}`;
+    },
+    /** Energy given in kWh, shown in kWh or MWh. */
+    energyKwh(kwh) {
+      if (kwh === null || kwh === undefined) return dash;
+      const value = Number(kwh);
+      if (Math.abs(value) >= 10000) return fmt.unit(value / 1000, "MWh", 1);
+      return fmt.unit(value, "kWh", value >= 100 ? 0 : 1);
+    },
+  };
+
+  // ------------------------------------------------------------------ lamp states
+
+  const STATES = ["in_service", "faulty", "under_repair", "planned", "retired"];
+  const STATE_COLOURS = {
+    in_service: "#2e7d32",
+    faulty: "#c62828",
+    under_repair: "#e67700",
+    planned: "#1c6fc9",
+    retired: "#6b7785",
+  };
+
+  const stateLabel = (state) => (has(messages, "state." + state) ? t("state." + state) : state);
+
+  function stateBadge(state) {
+    return h("span", { class: `badge badge-state badge-${state}` }, h("span", { class: "dot", "aria-hidden": "true" }), stateLabel(state));
+  }
+
+  function onlineBadge(online) {
+    if (online === true) return h("span", { class: "badge badge-online" }, t("online.online"));
+    if (online === false) return h("span", { class: "badge badge-offline" }, t("online.offline"));
+    return h("span", { class: "badge badge-unknown" }, t("online.unknown"));
+  }
+
+  function lampLink(lampId, text) {
+    return h("a", { href: "/lamps/" + encodeURIComponent(lampId) }, text || lampId);
+  }
+
+  // ------------------------------------------------------------------ refresh
+
+  /** Run `task` now and every `seconds` while the page is visible; returns a function to run it at once. */
+  function refreshEvery(seconds, task, statusElement) {
+    let last = 0;
+    let running = false;
+    async function run() {
+      if (running) return;
+      running = true;
+      try {
+        await task();
+        last = Date.now();
+        if (statusElement) statusElement.textContent = t("common.updated_at", { time: fmt.time(new Date()) });
+      } catch (err) {
+        if (statusElement) statusElement.textContent = t("common.update_failed");
+      } finally {
+        running = false;
+      }
+    }
+    setInterval(() => { if (!document.hidden) run(); }, seconds * 1000);
+    document.addEventListener("visibilitychange", () => {
+      if (!document.hidden && Date.now() - last > seconds * 1000) run();
+    });
+    run();
+    return run;
+  }
+
+  // ------------------------------------------------------------------ header: sign out, language
+
+  const logoutForm = document.getElementById("logout-form");
+  if (logoutForm) {
+    logoutForm.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const button = document.getElementById("logout-button");
+      if (button) button.disabled = true;
+      try {
+        await api("/api/v1/auth/logout", { method: "POST", allow401: true });
+      } catch (err) {
+        if (!(err instanceof ApiError) || err.status !== 401) {
+          if (button) button.disabled = false;
+          window.alert(errorText(err));
+          return;
+        }
+      }
+      location.assign("/login?signed_out=1");
+    });
+  }
+
+  // A signed-in user's choice of language is also kept on the account, so that it follows
+  // them to another device. The link itself works without this (the server remembers it).
+  for (const link of document.querySelectorAll(".langswitch a[data-lang]")) {
+    link.addEventListener("click", async (event) => {
+      const lang = link.dataset.lang;
+      if (!config.user || lang === config.lang) return;
+      event.preventDefault();
+      try {
+        await api("/api/v1/auth/me", { method: "PATCH", json: { locale: lang }, allow401: true });
+      } catch (err) {
+        // An older server without this endpoint: the link alone is enough.
+      }
+      location.assign(link.href);
+    });
+  }
+
+  window.SL = {
+    config, t, h, api, ApiError, errorText, showError, fmt, STATES, STATE_COLOURS,
+    stateLabel, stateBadge, onlineBadge, lampLink, refreshEvery,
+  };
+})();
