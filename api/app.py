@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from psycopg_pool import ConnectionPool
 
 from api import console, problems
+from api.admission import AdmissionLimit
 from api.routes import audit, auth, commissioning, events, fleet, health, lamps, metrics, telemetry, users
 from core.settings import Settings, get_settings
 
@@ -45,6 +46,8 @@ def create_app(
     app.state.pool = pool
     app.state.readiness = readiness
     app.state.settings = settings or get_settings()
+    # One request per pooled connection at a time; the rest wait without a thread.
+    app.add_middleware(AdmissionLimit, limit=pool.max_size)
     problems.install(app)
     metrics.install(app, ingest_stats)
     for router in ROUTERS:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
@@ -18,6 +20,11 @@ from api.schemas import ConnectivityCounts, Energy, FleetSummary
 router = APIRouter(prefix="/api/v1", tags=["fleet"], responses=problems.responses(401, 403))
 
 QUERY_TIMEOUT_S = 30.0
+# The summary is computed at most once per this many seconds in each server process and
+# shared by every caller in between: a dashboard on every desk must not cost the
+# database a summary each. `generated_at` tells its age.
+CACHE_S = 30.0
+_refresh = threading.Lock()
 
 
 @router.get(
@@ -25,11 +32,22 @@ QUERY_TIMEOUT_S = 30.0
     response_model=FleetSummary,
     summary="Lamps by state and connection, lamps out, energy today and this month, dead letters",
     description="Energy: per lamp, the rise of its cumulative energy_wh between its first and last reading "
-    "within the local day (month), summed over lamps, in kWh. Days and months are the town's (time_zone).",
+    "within the local day (month), summed over lamps, in kWh. Days and months are the town's (time_zone). "
+    f"Computed at most once per {CACHE_S:.0f} s by each server process; generated_at says when.",
     responses=problems.responses(503),
 )
 def fleet_summary(conn: Conn, who: Reader, request: Request) -> FleetSummary:
-    time_zone = request.app.state.settings.town_timezone
+    state = request.app.state
+    # One computation at a time: callers arriving meanwhile wait for it rather than start their own.
+    with _refresh:
+        cached = getattr(state, "fleet_summary", None)
+        if cached is None or cached[0] <= time.monotonic():
+            summary = compute_summary(conn, state.settings.town_timezone)
+            cached = state.fleet_summary = (time.monotonic() + CACHE_S, summary)
+    return cached[1]
+
+
+def compute_summary(conn: psycopg.Connection, time_zone: str) -> FleetSummary:
     now = datetime.now(timezone.utc)
     periods = queries.calendar_periods(now, ZoneInfo(time_zone))
     limit_statement_time(conn, QUERY_TIMEOUT_S)
