@@ -14,25 +14,11 @@ from datetime import datetime
 
 import psycopg
 
+from core.contract import MEASUREMENT_FIELDS
 from ingest.decode import DeadLetter, DeadLetterReason, Decoded
 
-READING_COLUMNS = (
-    "lamp_id",
-    "ts",
-    "seq",
-    "voltage_v",
-    "current_a",
-    "power_w",
-    "power_factor",
-    "energy_wh",
-    "dim_level",
-    "driver_temp_c",
-    "ambient_lux",
-    "burning_hours",
-    "switch_cycles",
-    "rssi_dbm",
-    "extra",
-)
+# The contract's fields, in the order of the readings table's columns.
+READING_COLUMNS = ("lamp_id", "ts", "seq", *MEASUREMENT_FIELDS, "extra")
 _READING_FIELDS = READING_COLUMNS[1:-1]
 _COLS = ", ".join(READING_COLUMNS)
 

@@ -23,26 +23,13 @@ from typing import Any
 
 import numpy as np
 
-from core.contract import PLAN_MIN_HORIZON, EventType, Plan
+from core.contract import MEASUREMENT_FIELDS, PLAN_MIN_HORIZON, EventType, Plan
 from simulators import failures as fm
 from simulators import physics as ph
 from simulators.failures import FailureConfig, FailureMode, FailureRecord
 from simulators.town import LampSpec
 
-READING_FIELDS = (
-    "seq",
-    "voltage_v",
-    "current_a",
-    "power_w",
-    "power_factor",
-    "energy_wh",
-    "dim_level",
-    "driver_temp_c",
-    "ambient_lux",
-    "burning_hours",
-    "switch_cycles",
-    "rssi_dbm",
-)
+READING_FIELDS = ("seq", *MEASUREMENT_FIELDS)
 # Decimals each float field is rounded to in readings.
 READING_DECIMALS = {
     "voltage_v": 1,
