@@ -112,7 +112,11 @@ def fresh_database(admin_url: str, name: str) -> Iterator[str]:
         db.upgrade(url)
         yield url
     finally:
-        drop_database(admin_url, name)
+        try:
+            db.wait_for_database(admin_url, timeout_s=60)
+            drop_database(admin_url, name)
+        except psycopg.Error as exc:  # the server is gone: say what is left behind
+            print(f"could not drop database {name} ({str(exc).strip().splitlines()[0]}); drop it by hand", flush=True)
 
 
 def register_lamps(url: str, lamp_ids: Sequence[str]) -> None:

@@ -52,15 +52,15 @@ from benchmarks.common import (
     ServiceProcess,
     Watcher,
     background_load,
-    database_server_pids,
-    listening_pids,
     clear_mqtt_session,
+    database_server_pids,
     default_timescale_url,
     describe_machine,
     format_rate,
     format_seconds,
     format_table,
     fresh_database,
+    listening_pids,
     register_lamps,
     run_id,
     say,
@@ -97,7 +97,6 @@ class LoadSpec:
     readings_per_message: int = 1
     messages_per_s: float | None = None  # None: as fast as the broker acknowledges
     window: int = 1000  # most messages published and not yet acknowledged
-    lamp_offset: int = 0  # where this publisher starts in its lamp list
 
 
 class _Stamper:
@@ -119,7 +118,7 @@ class _Stamper:
 
 
 def reading_json(stamp: str, seq: int) -> str:
-    """One reading as a controller sends it: ten fields, about 200 bytes."""
+    """One reading as a controller sends it: ten fields, about 190 bytes."""
     return (
         f'{{"ts":"{stamp}","seq":{seq},"voltage_v":{228 + seq % 7 * 0.5:.1f},"current_a":{0.21 + seq % 5 * 0.01:.3f},'
         f'"power_w":{48 + seq % 9 * 0.5:.1f},"power_factor":0.96,"energy_wh":{1_500_000 + seq * 0.9:.1f},'
@@ -166,8 +165,8 @@ def _publisher_main(spec: LoadSpec, ready, go, results, published, acked_counter
                     raise BenchmarkError(f"lost the broker and could not reconnect within {STALL_S:.0f} s")
                 with contextlib.suppress(OSError):
                     client.reconnect()
-                    wait_until = time.monotonic() + 5
-                    while not client.is_connected() and time.monotonic() < wait_until:
+                    connect_deadline = time.monotonic() + 5
+                    while not client.is_connected() and time.monotonic() < connect_deadline:
                         if client.loop(0.05) != paho.MQTT_ERR_SUCCESS:
                             break
                 if not client.is_connected():
@@ -201,8 +200,7 @@ def _publisher_main(spec: LoadSpec, ready, go, results, published, acked_counter
                     last_ack_progress = (acked, time.monotonic())
                 elif time.monotonic() - last_ack_progress[1] > STALL_S:
                     raise BenchmarkError(f"the broker stopped acknowledging ({acked} of {i} acknowledged)")
-            slot = spec.lamp_offset + i
-            seq = slot // n_lamps
+            seq = i // n_lamps  # this lamp's message counter
             if per_message == 1:
                 payload = reading_json(stamper.stamp(), seq)
             else:
@@ -211,7 +209,7 @@ def _publisher_main(spec: LoadSpec, ready, go, results, published, acked_counter
                     + ",".join(reading_json(stamper.stamp(), seq * per_message + k) for k in range(per_message))
                     + "]"
                 )
-            client.publish(lamp_topics[slot % n_lamps], payload.encode(), qos=1)
+            client.publish(lamp_topics[i % n_lamps], payload.encode(), qos=1)
             if i % 64 == 63:
                 service_network()
                 if i % 1024 == 1023:
@@ -462,6 +460,7 @@ class RunResult:
     iowait: float = 0.0  # share of the machine idle while waiting for the disk during the run
     duplicates: int = 0  # redelivered readings the ingesters absorbed (ON CONFLICT DO NOTHING)
     error: str | None = None  # why the attempt could not be completed
+    restarted: list[str] = field(default_factory=list)  # servers restarted by someone else during the run
     attempts: list[RunResult] = field(default_factory=list)  # every attempt when repeated, this one included
     ingesters: int = 0
 
@@ -737,6 +736,7 @@ class Bench:
             meter = self.cpu_meter(url, [s.process.pid for s in services], load)
             self.wait_stored(label, load, watcher, readings, alive)
             meter.stop()
+            result.restarted = self.restarted(meter, url)
             self.stop_py_spy(spies)
             if not backlog:
                 load_result = load.result()
@@ -784,6 +784,7 @@ class Bench:
             meter = self.cpu_meter(url, [naive.process.pid], load)
             self.wait_stored("naive ingester", load, watcher, messages, alive)
             meter.stop()
+            result.restarted = self.restarted(meter, url)
             load_result = load.result()
             self.measure(result, watcher, load_result.first_publish)
             result.published_per_s = load_result.published_per_s
@@ -853,6 +854,7 @@ class Bench:
                 )
                 time.sleep(0.1)
             meter.stop()
+            result.restarted = self.restarted(meter, None)
             reaper.join(5)
             if not backlog:
                 load_result = load.result()
@@ -880,6 +882,15 @@ class Bench:
                 "database": database_server_pids(url) if url else [],
             }
         )
+
+    def restarted(self, meter: CpuMeter, url: str | None) -> list[str]:
+        """Which shared server was restarted (or replaced) while `meter` ran: their processes changed."""
+        found = []
+        if set(meter.groups["broker"]) != set(listening_pids(parse_broker_url(self.o.mqtt_url).port)):
+            found.append("broker")
+        if url and meter.groups["database"][:1] != database_server_pids(url)[:1]:
+            found.append("database")
+        return found
 
     # --- profiling -------------------------------------------------------
     def start_py_spy(self, what: str, services: list[ServiceProcess]) -> list[subprocess.Popen]:
@@ -966,7 +977,7 @@ def print_results(results: list[RunResult], machine: list[tuple[str, str]], o: O
         ("ingester", " ".join(settings) or "default settings (batch 5000 messages, flush 0.2 s)"),
         (
             "load",
-            f"{o.publishers} publisher process(es): paho, QoS 1, at most 1000 unacknowledged, readings of ~250 bytes",
+            f"{o.publishers} publisher process(es): paho, QoS 1, at most 1000 unacknowledged, readings of ~190 bytes",
         ),
     ]
     width = max(len(k) for k, _ in machine)
@@ -989,8 +1000,9 @@ def print_results(results: list[RunResult], machine: list[tuple[str, str]], o: O
     if any(len(r.attempts) > 1 for r in results):
         say("\nEvery attempt")
         rows = [
-            (r.name, n, format_rate(a.stored_per_s), a.check if a.error is None else f"FAILED: {a.error}",
-             f"{a.untracked:.2f}", f"{a.iowait:.0%}", "median" if a is r else "")
+            (r.name, n, format_rate(a.stored_per_s), a.own_check if a.error is None else f"FAILED: {a.error}",
+             f"{a.untracked:.2f}", f"{a.iowait:.0%}",
+             "; ".join(filter(None, ("median" if a is r else "", *(f"{x} restarted" for x in a.restarted)))))
             for r in results
             for n, a in enumerate(r.attempts, 1)
         ]  # fmt: skip
@@ -1248,11 +1260,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             # Someone else's work slows an attempt down; such an attempt is not a measurement
             # of this system. The median is taken over the undisturbed attempts when there are any.
             succeeded = [r for r in attempts if r.error is None] or attempts
-            undisturbed = [r for r in succeeded if r.untracked <= DISTURBED_ABOVE] or succeeded
+            undisturbed = [r for r in succeeded if r.untracked <= DISTURBED_ABOVE and not r.restarted] or succeeded
             ranked = sorted(undisturbed, key=lambda r: r.stored_per_s or 0.0)
             chosen = ranked[(len(ranked) - 1) // 2]
             chosen.attempts = attempts
-            chosen.note = "; ".join(filter(None, (note, chosen.note)))
+            restarts = [
+                f"attempt {n}: {' and '.join(r.restarted)} restarted by other work during the run"
+                for n, r in enumerate(attempts, 1)
+                if r.restarted
+            ]
+            chosen.note = "; ".join(filter(None, (note, chosen.note, *restarts)))
             results.append(chosen)
 
         if "broker" not in o.skip:
