@@ -17,12 +17,6 @@ from tests.api.factories import make_user
 
 
 @pytest.fixture
-def db(timescale_url: str):
-    with psycopg.connect(timescale_url, autocommit=True) as conn:
-        yield conn
-
-
-@pytest.fixture
 def app(db, timescale_url: str):
     with ConnectionPool(timescale_url, min_size=1, max_size=2) as pool:
         yield create_app(pool, settings=Settings(_env_file=None))

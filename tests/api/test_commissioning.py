@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 from datetime import datetime, timedelta, timezone
 
-import psycopg
 import pytest
 
 from api.deps import Role
@@ -14,25 +13,12 @@ from tests.api.factories import make_user
 from tests.api.fleet_factories import (
     add_dead_letter,
     add_unknown_lamp,
-    api_client,
     audit_entries,
     bearer,
     make_lamp,
 )
 
 NOW = datetime.now(timezone.utc)
-
-
-@pytest.fixture
-def db(timescale_url: str):
-    with psycopg.connect(timescale_url, autocommit=True) as conn:
-        yield conn
-
-
-@pytest.fixture
-def client(db, timescale_url: str):
-    with api_client(timescale_url) as client:
-        yield client
 
 
 @pytest.fixture

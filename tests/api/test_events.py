@@ -4,26 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-import psycopg
 import pytest
 
 from api.deps import Role
 from tests.api.factories import make_user
-from tests.api.fleet_factories import add_event, api_client, audit_entries, bearer, make_lamp
+from tests.api.fleet_factories import add_event, audit_entries, bearer, make_lamp
 
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
-
-
-@pytest.fixture
-def db(timescale_url: str):
-    with psycopg.connect(timescale_url, autocommit=True) as conn:
-        yield conn
-
-
-@pytest.fixture
-def client(db, timescale_url: str):
-    with api_client(timescale_url) as client:
-        yield client
 
 
 @pytest.fixture

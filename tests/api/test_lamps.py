@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-import psycopg
 import pytest
 
 from api.deps import Role
@@ -12,7 +11,6 @@ from tests.api.factories import make_user
 from tests.api.fleet_factories import (
     add_event,
     add_reading,
-    api_client,
     audit_entries,
     bearer,
     make_lamp,
@@ -20,18 +18,6 @@ from tests.api.fleet_factories import (
 )
 
 T0 = datetime(2026, 11, 25, 17, 0, tzinfo=timezone.utc)
-
-
-@pytest.fixture
-def db(timescale_url: str):
-    with psycopg.connect(timescale_url, autocommit=True) as conn:
-        yield conn
-
-
-@pytest.fixture
-def client(db, timescale_url: str):
-    with api_client(timescale_url) as client:
-        yield client
 
 
 @pytest.fixture

@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 
-import psycopg
-import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from api.deps import Role
@@ -26,12 +24,6 @@ SNAPSHOT = {
     "database_outages": 1,
     "broker_connected": False,
 }
-
-
-@pytest.fixture
-def db(timescale_url: str):
-    with psycopg.connect(timescale_url, autocommit=True) as conn:
-        yield conn
 
 
 def samples(text: str) -> dict[tuple[str, tuple], float]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import psycopg
 import pytest
 
 from api.deps import Role
@@ -10,12 +9,6 @@ from tests.api.factories import make_user
 from tests.api.fleet_factories import api_client, bearer
 
 MEMBERS = {"type", "title", "status", "detail", "instance"}
-
-
-@pytest.fixture
-def db(timescale_url: str):
-    with psycopg.connect(timescale_url, autocommit=True) as conn:
-        yield conn
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import psycopg
 import pytest
 from fastapi.testclient import TestClient
 from psycopg.rows import dict_row
@@ -16,12 +15,6 @@ from core.settings import Settings
 from tests.api.factories import PASSWORD, make_account, make_user
 
 NEW_PASSWORD = "reverbere-de-la-place"
-
-
-@pytest.fixture
-def db(timescale_url: str):
-    with psycopg.connect(timescale_url, autocommit=True) as conn:
-        yield conn
 
 
 @pytest.fixture
