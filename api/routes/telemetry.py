@@ -18,31 +18,63 @@ from api.problems import ProblemException
 from api.queries import limit_statement_time
 from api.queries import telemetry as telemetry_queries
 from api.queries.lamps import lamp_exists
-from api.schemas import LAMP_ID_PATTERN, Bucket, RawPoint, Stats, Telemetry, TelemetryBucket
+from api.schemas import (
+    LAMP_ID_PATTERN,
+    Bucket,
+    RawPoint,
+    Stats,
+    Telemetry,
+    TelemetryBucket,
+)
 from core.contract import MEASUREMENT_FIELDS
 
-router = APIRouter(prefix="/api/v1", tags=["telemetry"], responses=problems.responses(401, 403))
+router = APIRouter(
+    prefix="/api/v1", tags=["telemetry"], responses=problems.responses(401, 403)
+)
 
-DEFAULT_FIELDS = ("voltage_v", "current_a", "power_w", "power_factor", "dim_level", "driver_temp_c")
+DEFAULT_FIELDS = (
+    "voltage_v",
+    "current_a",
+    "power_w",
+    "power_factor",
+    "dim_level",
+    "driver_temp_c",
+)
 DEFAULT_SPAN = timedelta(hours=24)
 MAX_SPAN = timedelta(days=400)
 MAX_RAW_READINGS = 10_000
 MAX_BUCKETS = 20_000
 QUERY_TIMEOUT_S = 30.0
-BUCKET_WIDTHS = {"5min": timedelta(minutes=5), "1h": timedelta(hours=1), "1d": timedelta(days=1)}
+BUCKET_WIDTHS = {
+    "5min": timedelta(minutes=5),
+    "1h": timedelta(hours=1),
+    "1d": timedelta(days=1),
+}
 
 From = Annotated[
     datetime | None,
-    Query(alias="from", description="Start, included (RFC 3339 with offset). Default: 24 h before `to`."),
+    Query(
+        alias="from",
+        description="Start, included (RFC 3339 with offset). Default: 24 h before `to`.",
+    ),
 ]
-To = Annotated[datetime | None, Query(description="End, excluded (RFC 3339 with offset). Default: now.")]
+To = Annotated[
+    datetime | None,
+    Query(description="End, excluded (RFC 3339 with offset). Default: now."),
+]
 BucketParam = Annotated[
-    Bucket, Query(description="raw (one lamp, at most 10,000 readings), or avg/min/max per 5min, 1h or 1d.")
+    Bucket,
+    Query(
+        description="raw (one lamp, at most 10,000 readings), or avg/min/max per 5min, 1h or 1d."
+    ),
 ]
 Fields = Annotated[
     str | None,
     Query(
-        description="Comma-separated: " + ", ".join(MEASUREMENT_FIELDS) + ". Default: " + ", ".join(DEFAULT_FIELDS),
+        description="Comma-separated: "
+        + ", ".join(MEASUREMENT_FIELDS)
+        + ". Default: "
+        + ", ".join(DEFAULT_FIELDS),
         examples=["power_w,power_factor"],
     ),
 ]
@@ -88,13 +120,19 @@ def group_telemetry(
     bucket: BucketParam = "1h",
     fields: Fields = None,
 ) -> Telemetry:
-    start, end = time_range(from_, to)
-    names = parse_fields(fields)
-    _no_raw_for_many(bucket)
-    lamp_ids = telemetry_queries.lamp_ids_in_group(conn, group_name)
-    if not lamp_ids:
-        raise ProblemException(status.HTTP_404_NOT_FOUND, f"no lamp in group {group_name}")
-    return _series(conn, request, "group", group_name, lamp_ids, start, end, bucket, names)
+    find = telemetry_queries.lamp_ids_in_group
+    return _many_lamps(
+        conn,
+        request,
+        "group",
+        group_name,
+        find,
+        f"no lamp in group {group_name}",
+        from_,
+        to,
+        bucket,
+        fields,
+    )
 
 
 @router.get(
@@ -113,29 +151,54 @@ def circuit_telemetry(
     bucket: BucketParam = "1h",
     fields: Fields = None,
 ) -> Telemetry:
+    find = telemetry_queries.lamp_ids_on_circuit
+    return _many_lamps(
+        conn,
+        request,
+        "circuit",
+        circuit,
+        find,
+        f"no lamp on circuit {circuit}",
+        from_,
+        to,
+        bucket,
+        fields,
+    )
+
+
+def _many_lamps(
+    conn, request, kind, name, find_lamp_ids, missing, from_, to, bucket, fields
+) -> Telemetry:
+    """A group's or a circuit's series: the parameters are checked before the lamps are looked up."""
     start, end = time_range(from_, to)
     names = parse_fields(fields)
     _no_raw_for_many(bucket)
-    lamp_ids = telemetry_queries.lamp_ids_on_circuit(conn, circuit)
+    lamp_ids = find_lamp_ids(conn, name)
     if not lamp_ids:
-        raise ProblemException(status.HTTP_404_NOT_FOUND, f"no lamp on circuit {circuit}")
-    return _series(conn, request, "circuit", circuit, lamp_ids, start, end, bucket, names)
+        raise ProblemException(status.HTTP_404_NOT_FOUND, missing)
+    return _series(conn, request, kind, name, lamp_ids, start, end, bucket, names)
 
 
 # --- parameters (pure) -------------------------------------------------------
 
 
-def time_range(start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
+def time_range(
+    start: datetime | None, end: datetime | None
+) -> tuple[datetime, datetime]:
     """[start, end) from the query, with defaults; raises a 422 problem when it is not a valid range."""
     for name, value in (("from", start), ("to", end)):
         if value is not None and value.utcoffset() is None:
-            raise problems.invalid(name, "give a UTC offset, e.g. 2026-11-25T18:00:00+01:00 or ...Z")
+            raise problems.invalid(
+                name, "give a UTC offset, e.g. 2026-11-25T18:00:00+01:00 or ...Z"
+            )
     end = end or datetime.now(timezone.utc)
     start = start or end - DEFAULT_SPAN
     if start >= end:
         raise problems.invalid("from", "from must be before to")
     if end - start > MAX_SPAN:
-        raise problems.invalid("from", f"the range may span at most {MAX_SPAN.days} days")
+        raise problems.invalid(
+            "from", f"the range may span at most {MAX_SPAN.days} days"
+        )
     return start, end
 
 
@@ -147,14 +210,17 @@ def parse_fields(text: str | None) -> list[str]:
     unknown = [name for name in names if name not in MEASUREMENT_FIELDS]
     if unknown:
         raise problems.invalid(
-            "fields", f"unknown field(s) {', '.join(unknown)}; known: {', '.join(MEASUREMENT_FIELDS)}"
+            "fields",
+            f"unknown field(s) {', '.join(unknown)}; known: {', '.join(MEASUREMENT_FIELDS)}",
         )
     return list(dict.fromkeys(names))
 
 
 def _no_raw_for_many(bucket: str) -> None:
     if bucket == "raw":
-        raise problems.invalid("bucket", "raw readings are for one lamp; use 5min, 1h or 1d")
+        raise problems.invalid(
+            "bucket", "raw readings are for one lamp; use 5min, 1h or 1d"
+        )
 
 
 # --- the series ---------------------------------------------------------------
@@ -171,12 +237,21 @@ def _series(
     bucket: str,
     fields: list[str],
 ) -> Telemetry:
-    head = {"scope": scope, "name": name, "lamp_count": len(lamp_ids), "from": start, "to": end, "bucket": bucket,
-            "fields": fields}
+    head = {
+        "scope": scope,
+        "name": name,
+        "lamp_count": len(lamp_ids),
+        "from": start,
+        "to": end,
+        "bucket": bucket,
+        "fields": fields,
+    }
     limit_statement_time(conn, QUERY_TIMEOUT_S)
     try:
         if bucket == "raw":
-            rows = telemetry_queries.raw_readings(conn, lamp_ids[0], start, end, limit=MAX_RAW_READINGS + 1)
+            rows = telemetry_queries.raw_readings(
+                conn, lamp_ids[0], start, end, limit=MAX_RAW_READINGS + 1
+            )
             if len(rows) > MAX_RAW_READINGS:
                 raise ProblemException(
                     status.HTTP_400_BAD_REQUEST,
@@ -184,7 +259,10 @@ def _series(
                     " narrow the range or ask for 5min, 1h or 1d buckets",
                     type=problems.RANGE_TOO_LARGE,
                 )
-            points = [RawPoint(ts=row["ts"], values={f: row[f] for f in fields}) for row in rows]
+            points = [
+                RawPoint(ts=row["ts"], values={f: row[f] for f in fields})
+                for row in rows
+            ]
             return Telemetry(**head, points=points)
         width = BUCKET_WIDTHS[bucket]
         if (end - start) / width > MAX_BUCKETS:
@@ -196,7 +274,9 @@ def _series(
             )
         # Day buckets follow the town's calendar; shorter ones are binned in UTC.
         zone = request.app.state.settings.town_timezone if bucket == "1d" else "UTC"
-        rows = telemetry_queries.bucketed_readings(conn, lamp_ids, start, end, width=width, time_zone=zone)
+        rows = telemetry_queries.bucketed_readings(
+            conn, lamp_ids, start, end, width=width, time_zone=zone
+        )
     except psycopg.errors.QueryCanceled:
         raise ProblemException(
             status.HTTP_503_SERVICE_UNAVAILABLE,
@@ -208,7 +288,12 @@ def _series(
             start=row["start"],
             readings=row["readings"],
             lamps=row["lamps"],
-            values={f: Stats(avg=row[f"{f}__avg"], min=row[f"{f}__min"], max=row[f"{f}__max"]) for f in fields},
+            values={
+                f: Stats(
+                    avg=row[f"{f}__avg"], min=row[f"{f}__min"], max=row[f"{f}__max"]
+                )
+                for f in fields
+            },
         )
         for row in rows
     ]
