@@ -9,7 +9,25 @@ from psycopg_pool import ConnectionPool
 
 from api import console, problems
 from api.admission import AdmissionLimit
-from api.routes import audit, auth, commissioning, events, fleet, health, lamps, metrics, telemetry, users
+from api.console import dimming as dimming_pages
+from api.console import technicians as technician_pages
+from api.routes import (
+    audit,
+    auth,
+    commissioning,
+    dimming,
+    energy,
+    events,
+    fleet,
+    health,
+    lamps,
+    metrics,
+    plans,
+    predictions,
+    telemetry,
+    users,
+    work_orders,
+)
 from core.settings import Settings, get_settings
 
 # One line per router; each module owns its endpoints.
@@ -24,7 +42,14 @@ ROUTERS = (
     auth.router,
     users.router,
     audit.router,
+    predictions.router,
+    work_orders.router,
+    dimming.router,
+    plans.router,
+    energy.router,
     console.router,
+    technician_pages.router,
+    dimming_pages.router,
 )
 
 

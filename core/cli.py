@@ -502,6 +502,11 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--speed", type=float, default=1.0, help="simulated seconds per real second; 0 = max")
         else:
             p.add_argument("--days", type=float, help="days of history ending now (or from --start)")
+    from dimming.cli import register as register_dimming
+    from models.cli import register as register_model
+
+    register_model(sub, add)
+    register_dimming(sub, add)
     return parser
 
 

@@ -104,8 +104,13 @@ def run_service(
             _retention_job, "cron", hour=3, minute=17, args=[endpoints.database_url, settings.retention_days],
             id="retention", coalesce=True, max_instances=1,
         )
+        from dimming import service as dimming_service
+        from models import jobs as model_jobs
+
+        model_jobs.schedule(scheduler, settings, endpoints.database_url)
         scheduler.start()
         stack.callback(scheduler.shutdown, wait=False)
+        dimming_service.start(stack, settings, endpoints.database_url, endpoints.mqtt_url)
 
         pool = ConnectionPool(endpoints.database_url, min_size=1, max_size=settings.db_pool_size, open=True)
         stack.callback(pool.close)

@@ -55,6 +55,18 @@ class Settings(BaseSettings):
     chunk_interval_hours: int = Field(24, ge=1, description="TimescaleDB chunk interval for readings")
     db_pool_size: int = Field(8, ge=1)
 
+    # Failure prediction (models/)
+    prediction_horizon_days: int = Field(14, ge=1, le=90, description="A lamp counts as failing if it fails within this many days")
+    crew_visits_per_day: int = Field(20, ge=1, description="Lamps the crews can visit per day: the k of precision at k")
+    scoring_hour: int = Field(2, ge=0, le=23, description="Hour (town time) of the nightly scoring job")
+
+    # Dimming (dimming/)
+    dimming_min_level: int = Field(0, ge=0, le=100, description="Lowest level a profile step may set (0 allows off)")
+    dimming_max_steps: int = Field(12, ge=1, le=96, description="Most steps a profile may have")
+    plan_horizon_hours: int = Field(72, ge=48, le=24 * 14, description="How far ahead each pushed plan reaches")
+    energy_price_eur_per_kwh: float = Field(0.20, ge=0, description="Electricity price used for savings")
+    emission_g_co2_per_kwh: float = Field(52.0, ge=0, description="Grid emission factor used for savings")
+
     # Console sign-in
     session_hours: float = Field(12.0, gt=0, le=24 * 30, description="How long a console session lasts")
     session_cookie_secure: bool = Field(

@@ -1,6 +1,7 @@
 """The console's languages: message catalogues and the choice of language per request.
 
-Catalogues are flat JSON objects (``messages/en.json``, ``messages/fr.json``) from a
+Catalogues are flat JSON objects (``messages/en.json``, ``messages/fr.json``, and one
+per area of the console under ``messages/AREA/``) from a
 dotted key to a text; ``{name}`` placeholders are filled by keyword. The same
 catalogue is used by the templates (through ``Translator``) and by the browser
 scripts (the page embeds it as JSON), so a text is translated in one place.
@@ -25,13 +26,24 @@ MESSAGES_DIR = Path(__file__).resolve().parent / "messages"
 
 @cache
 def catalogue(lang: str) -> dict[str, str]:
-    """The messages of one language (read once)."""
+    """The messages of one language (read once): ``messages/LANG.json`` and each area's
+    ``messages/AREA/LANG.json`` (prediction, dimming, ...), which may not redefine a key."""
     if lang not in LANGUAGES:
         raise KeyError(f"unknown console language {lang!r}")
-    with open(MESSAGES_DIR / f"{lang}.json", encoding="utf-8") as f:
+    messages: dict[str, str] = {}
+    for path in [MESSAGES_DIR / f"{lang}.json", *sorted(MESSAGES_DIR.glob(f"*/{lang}.json"))]:
+        part = _read(path)
+        if clash := sorted(messages.keys() & part.keys()):
+            raise ValueError(f"{path.relative_to(MESSAGES_DIR)} redefines {', '.join(clash)}")
+        messages |= part
+    return messages
+
+
+def _read(path: Path) -> dict[str, str]:
+    with open(path, encoding="utf-8") as f:
         messages = json.load(f)
     if not isinstance(messages, dict) or not all(isinstance(v, str) for v in messages.values()):
-        raise ValueError(f"{lang}.json must be a flat object of strings")
+        raise ValueError(f"{path.name} must be a flat object of strings")
     return messages
 
 

@@ -58,6 +58,7 @@ REFRESH_SECONDS = 60  # the dashboard and the lists fetch their figures again th
 
 ALL_ROLES = frozenset(Role)
 FIELD_STAFF = frozenset({Role.TECHNICIAN, Role.ADMIN})  # as the API's commissioning endpoints
+ENERGY_STAFF = frozenset({Role.ENERGY_MANAGER, Role.ADMIN})  # who edits dimming and follows energy
 # The lists technicians work from: name -> (title key, description key, roles that may see it).
 LISTS = {
     "out": ("lists.out.title", "lists.out.intro", ALL_ROLES),
@@ -105,7 +106,7 @@ def _settings(request: Request) -> Settings:
     return getattr(request.app.state, "settings", None) or get_settings()
 
 
-def _principal(request: Request, conn: Conn) -> Principal | None:
+def principal(request: Request, conn: Conn) -> Principal | None:
     """The signed-in console user, if any. Pages use the session cookie only, never a bearer token."""
     if not request.cookies.get(SESSION_COOKIE):
         return None
@@ -138,7 +139,7 @@ def safe_next(value: str | None) -> str:
     return value
 
 
-def _login_redirect(request: Request) -> RedirectResponse:
+def login_redirect(request: Request) -> RedirectResponse:
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     location = "/login" if target == "/" else f"/login?next={quote(target, safe='/')}"
     return RedirectResponse(location, status_code=303)
@@ -176,7 +177,7 @@ def _security_headers(response: Response, settings: Settings) -> Response:
     return response
 
 
-def _render(
+def render(
     request: Request,
     template: str,
     who: Principal | None,
@@ -224,6 +225,7 @@ def _render(
             "user": who,
             "is_admin": who is not None and who.role is Role.ADMIN,
             "is_field_staff": who is not None and who.role in FIELD_STAFF,
+            "is_energy_staff": who is not None and who.role in ENERGY_STAFF,
             "role_label": t(f"role.{who.role.value}") if who else "",
             "csrf_token": (who.csrf_token or "") if who else "",
             "page": page,
@@ -249,15 +251,15 @@ def _render(
     return _security_headers(response, settings)
 
 
-def _forbidden(request: Request, who: Principal, message_key: str = "error.forbidden.admin") -> HTMLResponse:
-    return _render(
+def forbidden(request: Request, who: Principal, message_key: str = "error.forbidden.admin") -> HTMLResponse:
+    return render(
         request, "error.html", who, page="error", title_key="error.forbidden.title", status_code=403,
         message_key=message_key,
     )
 
 
-def _not_found(request: Request, who: Principal) -> HTMLResponse:
-    return _render(
+def not_found(request: Request, who: Principal) -> HTMLResponse:
+    return render(
         request, "error.html", who, page="error", title_key="error.not_found.title", status_code=404,
         message_key="error.not_found.text",
     )
@@ -266,11 +268,11 @@ def _not_found(request: Request, who: Principal) -> HTMLResponse:
 # --- pages ------------------------------------------------------------------------------------------
 @router.get("/login", response_class=HTMLResponse)
 def login_page(request: Request, conn: Conn) -> Response:
-    who = _principal(request, conn)
+    who = principal(request, conn)
     next_path = safe_next(request.query_params.get("next"))
     if who is not None:
         return RedirectResponse(next_path, status_code=303)
-    return _render(
+    return render(
         request, "login.html", None, page="login", title_key="login.title", scripts=("login.js",),
         next_path=next_path, signed_out=request.query_params.get("signed_out") == "1",
         expired=request.query_params.get("expired") == "1",
@@ -279,10 +281,10 @@ def login_page(request: Request, conn: Conn) -> Response:
 
 @router.get("/", response_class=HTMLResponse)
 def dashboard_page(request: Request, conn: Conn) -> Response:
-    who = _principal(request, conn)
+    who = principal(request, conn)
     if who is None:
-        return _login_redirect(request)
-    return _render(
+        return login_redirect(request)
+    return render(
         request, "dashboard.html", who, page="dashboard", title_key="dashboard.title",
         vendor_css=(("leaflet", "leaflet.css"),), vendor_js=(("leaflet", "leaflet.js"),),
         scripts=("dashboard.js",),
@@ -291,12 +293,12 @@ def dashboard_page(request: Request, conn: Conn) -> Response:
 
 @router.get("/lamps/{lamp_id}", response_class=HTMLResponse)
 def lamp_page(request: Request, conn: Conn, lamp_id: str) -> Response:
-    who = _principal(request, conn)
+    who = principal(request, conn)
     if who is None:
-        return _login_redirect(request)
+        return login_redirect(request)
     if not LAMP_ID.match(lamp_id):
-        return _not_found(request, who)
-    return _render(
+        return not_found(request, who)
+    return render(
         request, "lamp.html", who, page="lamp", title_key="lamp.title",
         vendor_css=(("uplot", "uPlot.min.css"),), vendor_js=(("uplot", "uPlot.iife.min.js"),),
         scripts=("lamp.js",), page_config={"lampId": lamp_id}, lamp_id=lamp_id,
@@ -305,15 +307,15 @@ def lamp_page(request: Request, conn: Conn, lamp_id: str) -> Response:
 
 @router.get("/lists/{kind}", response_class=HTMLResponse)
 def list_page(request: Request, conn: Conn, kind: str) -> Response:
-    who = _principal(request, conn)
+    who = principal(request, conn)
     if who is None:
-        return _login_redirect(request)
+        return login_redirect(request)
     if kind not in LISTS:
-        return _not_found(request, who)
+        return not_found(request, who)
     title_key, intro_key, roles = LISTS[kind]
     if who.role not in roles:
-        return _forbidden(request, who, "error.forbidden.field_staff")
-    return _render(
+        return forbidden(request, who, "error.forbidden.field_staff")
+    return render(
         request, "list.html", who, page=f"list-{kind}", title_key=title_key, scripts=("lists.js",),
         page_config={"list": kind}, intro_key=intro_key, list_kind=kind,
     )
@@ -321,12 +323,12 @@ def list_page(request: Request, conn: Conn, kind: str) -> Response:
 
 @router.get("/admin/users", response_class=HTMLResponse)
 def users_page(request: Request, conn: Conn) -> Response:
-    who = _principal(request, conn)
+    who = principal(request, conn)
     if who is None:
-        return _login_redirect(request)
+        return login_redirect(request)
     if who.role is not Role.ADMIN:
-        return _forbidden(request, who)
-    return _render(request, "users.html", who, page="admin-users", title_key="users.title", scripts=("users.js",))
+        return forbidden(request, who)
+    return render(request, "users.html", who, page="admin-users", title_key="users.title", scripts=("users.js",))
 
 
 # --- files ------------------------------------------------------------------------------------------

@@ -12,76 +12,30 @@ sign-in page (303) where the API answers 401.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any
-
 import fastapi.routing
 import psycopg
 import pytest
 
-from api.console.routes import vendor_installed
 from api.deps import SESSION_COOKIE, Role, sha256_hex
+from tests.api import roles_dimming, roles_energy, roles_plans, roles_prediction
 from tests.api.factories import PASSWORD, make_account, make_user
 from tests.api.fleet_factories import add_reading, add_unknown_lamp, api_client, bearer, make_lamp
-
-ANONYMOUS = "anonymous"
-CALLERS = (ANONYMOUS, Role.TECHNICIAN.value, Role.ENERGY_MANAGER.value, Role.ADMIN.value)
-
-
-def everyone(status: int) -> dict[str, int]:
-    return dict.fromkeys(CALLERS, status)
-
-
-def any_role(status: int) -> dict[str, int]:
-    return everyone(status) | {ANONYMOUS: 401}
-
-
-def field_staff(status: int) -> dict[str, int]:
-    """Technicians and administrators."""
-    return any_role(status) | {Role.ENERGY_MANAGER.value: 403}
-
-
-def admin_only(status: int) -> dict[str, int]:
-    return {ANONYMOUS: 401, Role.TECHNICIAN.value: 403, Role.ENERGY_MANAGER.value: 403, Role.ADMIN.value: status}
-
-
-def signed_in_page(expected: dict[str, int]) -> dict[str, int]:
-    """A console page: the anonymous is sent to the sign-in page."""
-    return expected | {ANONYMOUS: 303}
-
-
-@dataclass
-class World:
-    """What the requests refer to: tokens per role, a spare token per role (to revoke), lamps, ids."""
-
-    tokens: dict[str, str]
-    sessions: dict[str, str]
-    spare_token_ids: dict[str, int]
-
-
-@dataclass(frozen=True)
-class Call:
-    path: str
-    json: Any = None
-    params: dict[str, Any] = field(default_factory=dict)
-    page: bool = False  # a console page: signed in with the session cookie
-
-
-Request = Callable[[World, str], Call]
-
-
-def fixed(path: str, json: Any = None, **params: Any) -> Request:
-    return lambda world, caller: Call(path, json, params)
-
-
-def page(path: str) -> Request:
-    return lambda world, caller: Call(path, page=True)
-
-
-VENDOR_STATUS = 200 if vendor_installed() else 503  # scripts/console-assets installs the libraries
-
+from tests.api.role_kit import (
+    ANONYMOUS,
+    CALLERS,
+    VENDOR_STATUS,
+    Call,
+    Request,
+    World,
+    admin_only,
+    any_role,
+    everyone,
+    field_staff,
+    fixed,
+    page,
+    signed_in_page,
+)
 
 T0 = datetime(2026, 11, 25, tzinfo=timezone.utc)
 HOUR = {"from": "2026-11-25T00:00:00Z", "to": "2026-11-25T01:00:00Z"}
@@ -164,6 +118,12 @@ TABLE: dict[tuple[str, str], tuple[Request, dict[str, int]]] = {
 }
 
 
+AREAS = (roles_prediction, roles_dimming, roles_plans, roles_energy)
+for _area in AREAS:
+    assert not _area.TABLE.keys() & TABLE.keys(), f"{_area.__name__} repeats rows of the table"
+    TABLE |= _area.TABLE
+
+
 def app_endpoints(app) -> set[tuple[str, str]]:
     """(method, path) of every route, those of included routers too; HEAD goes with GET."""
     routes = app.routes
@@ -201,7 +161,10 @@ def world(timescale_url: str) -> World:
         add_reading(conn, "L1", datetime(2026, 11, 25, 0, 10, tzinfo=timezone.utc), power_w=50.0)
         add_unknown_lamp(conn, "U1")
         add_unknown_lamp(conn, "U2")
-    return World(tokens, sessions, spare)
+        world = World(tokens, sessions, spare)
+        for area in AREAS:
+            area.prepare(conn, world)
+    return world
 
 
 def test_every_endpoint_answers_each_role_as_the_table_says(world, timescale_url):

@@ -1,0 +1,9 @@
+"""energy endpoints."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api import problems
+
+router = APIRouter(prefix="/api/v1", tags=["energy"], responses=problems.responses(401, 403))

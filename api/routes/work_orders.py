@@ -1,0 +1,9 @@
+"""work_orders endpoints."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api import problems
+
+router = APIRouter(prefix="/api/v1", tags=["work-orders"], responses=problems.responses(401, 403))

@@ -1,0 +1,1 @@
+"""Failure prediction: features from the service's own telemetry, models, scoring."""
