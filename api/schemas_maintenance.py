@@ -1,0 +1,411 @@
+"""Request and response bodies of the maintenance API: failure predictions, work orders, the daily round.
+
+Vocabulary: a *prediction* is one score of one lamp by the nightly job (the probability that
+the lamp fails within `horizon_days`, with its reasons, strongest first); a *work order* is a
+visit to a lamp, made from a prediction, a fault or by hand, `open` until it is `scheduled`
+for a day and `done` once closed with an outcome; the *round* is the list of visits of one
+day, grouped by street.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from api.schemas import LAMP_ID_PATTERN, LampState
+
+WorkOrderSource = Literal["prediction", "fault", "manual"]
+WorkOrderStatus = Literal["open", "scheduled", "done", "cancelled"]
+Outcome = Literal["repaired", "replaced", "false_alarm", "no_fault_found"]
+Language = Literal["en", "fr"]
+
+_REASON_EXAMPLE = {
+    "feature": "power_factor_trend_10d",
+    "signal": "power_factor",
+    "text": "power factor fell from 0.96 to 0.88 over 10 days",
+    "text_fr": "le facteur de puissance est passé de 0,96 à 0,88 en 10 jours",
+    "weight": 0.31,
+}
+_OPEN_ORDER_EXAMPLE = {"id": 12, "status": "scheduled", "scheduled_for": "2026-11-26", "source": "prediction"}
+_PREDICTION_EXAMPLE = {
+    "lamp_id": "L-0042",
+    "name": "Rue des Tilleuls 12",
+    "street": "Rue des Tilleuls",
+    "address": "12 rue des Tilleuls",
+    "circuit": "C-07",
+    "group_name": "centre",
+    "lat": 48.8566,
+    "lon": 2.3522,
+    "state": "in_service",
+    "probability": 0.83,
+    "horizon_days": 14,
+    "model_version": "20261125T021700Z",
+    "scored_at": "2026-11-25T01:17:00Z",
+    "feature_day": "2026-11-24",
+    "reasons": [_REASON_EXAMPLE],
+    "work_order": _OPEN_ORDER_EXAMPLE,
+}
+
+
+# --- predictions ----------------------------------------------------------
+
+
+class Reason(BaseModel):
+    """Why the model gives a lamp its risk, in plain words (English and French)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_REASON_EXAMPLE]})
+
+    feature: str = Field(description="The model's feature behind the reason.")
+    signal: str = Field(
+        description="What to look at: power_w, power_factor, voltage_v, driver_temp_c, dim_level, switch_cycles, "
+        "burning_hours (telemetry fields), or reports, events, age."
+    )
+    text: str = Field(description="The reason in English.")
+    text_fr: str = Field("", description="The same in French.")
+    weight: float = Field(description="How much it adds to the risk; the list is strongest first.")
+
+
+class OpenWorkOrder(BaseModel):
+    """A lamp's work order that is not closed yet (there is at most one)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_OPEN_ORDER_EXAMPLE]})
+
+    id: int
+    status: Literal["open", "scheduled"]
+    scheduled_for: date | None
+    source: WorkOrderSource
+
+
+class Prediction(BaseModel):
+    """A lamp's latest score, with where the lamp stands and its open work order."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_PREDICTION_EXAMPLE]})
+
+    lamp_id: str
+    name: str
+    street: str
+    address: str
+    circuit: str
+    group_name: str
+    lat: float | None
+    lon: float | None
+    state: LampState
+    probability: float = Field(description="Probability (0 to 1) that the lamp fails within horizon_days.")
+    horizon_days: int
+    model_version: str
+    scored_at: datetime = Field(description="When the lamp was scored.")
+    feature_day: date = Field(description="The day whose telemetry was scored.")
+    reasons: list[Reason] = Field(description="Strongest first.")
+    work_order: OpenWorkOrder | None = Field(description="The lamp's open work order; null when there is none.")
+
+
+class PredictionPage(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "total": 1,
+                    "limit": 100,
+                    "offset": 0,
+                    "latest_scored_at": "2026-11-25T01:17:00Z",
+                    "items": [_PREDICTION_EXAMPLE],
+                }
+            ]
+        }
+    )
+
+    total: int = Field(description="How many lamps match the filters, over all pages.")
+    limit: int
+    offset: int
+    latest_scored_at: datetime | None = Field(description="When the latest scoring run scored; null before the first.")
+    items: list[Prediction] = Field(description="Highest probability first.")
+
+
+class PredictionPoint(BaseModel):
+    scored_at: datetime
+    feature_day: date
+    probability: float
+    horizon_days: int
+    model_version: str
+
+
+class LampPrediction(PredictionPoint):
+    reasons: list[Reason]
+
+
+class LampPredictions(BaseModel):
+    """One lamp's scores over time (for a chart), and its latest reasons."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "lamp_id": "L-0042",
+                    "latest": {
+                        "scored_at": "2026-11-25T01:17:00Z",
+                        "feature_day": "2026-11-24",
+                        "probability": 0.83,
+                        "horizon_days": 14,
+                        "model_version": "20261125T021700Z",
+                        "reasons": [_REASON_EXAMPLE],
+                    },
+                    "history": [
+                        {
+                            "scored_at": "2026-11-24T01:16:00Z",
+                            "feature_day": "2026-11-23",
+                            "probability": 0.61,
+                            "horizon_days": 14,
+                            "model_version": "20261120T021500Z",
+                        },
+                        {
+                            "scored_at": "2026-11-25T01:17:00Z",
+                            "feature_day": "2026-11-24",
+                            "probability": 0.83,
+                            "horizon_days": 14,
+                            "model_version": "20261125T021700Z",
+                        },
+                    ],
+                }
+            ]
+        }
+    )
+
+    lamp_id: str
+    latest: LampPrediction | None = Field(description="The newest score; null when the lamp was never scored.")
+    history: list[PredictionPoint] = Field(description="Oldest first, ending with the newest score.")
+
+
+# --- work orders ----------------------------------------------------------
+
+_WORK_ORDER_EXAMPLE = {
+    "id": 12,
+    "lamp_id": "L-0042",
+    "lamp_name": "Rue des Tilleuls 12",
+    "street": "Rue des Tilleuls",
+    "address": "12 rue des Tilleuls",
+    "circuit": "C-07",
+    "group_name": "centre",
+    "lat": 48.8566,
+    "lon": 2.3522,
+    "lamp_state": "in_service",
+    "source": "prediction",
+    "prediction_scored_at": "2026-11-25T01:17:00Z",
+    "prediction_probability": 0.83,
+    "reasons": [_REASON_EXAMPLE],
+    "fault_event_ts": None,
+    "fault_event_type": None,
+    "latest_probability": 0.83,
+    "status": "scheduled",
+    "scheduled_for": "2026-11-26",
+    "outcome": None,
+    "failure_found": False,
+    "notes": "bring a 54 W driver",
+    "created_by": "amelie",
+    "created_at": "2026-11-25T07:40:00Z",
+    "updated_at": "2026-11-25T07:45:00Z",
+    "closed_at": None,
+    "closed_by": None,
+}
+
+
+class WorkOrder(BaseModel):
+    """A visit to a lamp: why, when, and how it ended."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_WORK_ORDER_EXAMPLE]})
+
+    id: int
+    lamp_id: str
+    lamp_name: str
+    street: str
+    address: str
+    circuit: str
+    group_name: str
+    lat: float | None
+    lon: float | None
+    lamp_state: LampState = Field(description="The lamp's inventory state now.")
+    source: WorkOrderSource
+    prediction_scored_at: datetime | None = Field(description="The prediction it was made from (source prediction).")
+    prediction_probability: float | None = Field(description="That prediction's probability.")
+    reasons: list[Reason] = Field(description="That prediction's reasons; empty for other sources.")
+    fault_event_ts: datetime | None = Field(description="The fault it was made from (source fault).")
+    fault_event_type: str | None
+    latest_probability: float | None = Field(description="The lamp's newest score; null when it was never scored.")
+    status: WorkOrderStatus
+    scheduled_for: date | None = Field(description="The day of the visit (town calendar).")
+    outcome: Outcome | None
+    failure_found: bool = Field(description="Whether the technician found the lamp failing.")
+    notes: str
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+    closed_at: datetime | None
+    closed_by: str | None
+
+
+class WorkOrderPage(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"total": 1, "limit": 100, "offset": 0, "items": [_WORK_ORDER_EXAMPLE]}]
+        }
+    )
+
+    total: int
+    limit: int
+    offset: int
+    items: list[WorkOrder] = Field(description="Newest first.")
+
+
+class WorkOrderCreate(BaseModel):
+    """A work order for a lamp: from its latest prediction, from a fault event, or by hand (say why in notes)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"lamp_id": "L-0042", "source": "prediction"},
+                {
+                    "lamp_id": "L-0042",
+                    "source": "fault",
+                    "fault_event_ts": "2026-11-25T17:04:12Z",
+                    "fault_event_type": "lamp_failure",
+                },
+                {"lamp_id": "L-0042", "source": "manual", "notes": "pole hit by a van", "scheduled_for": "2026-11-26"},
+            ]
+        },
+    )
+
+    lamp_id: str = Field(pattern=LAMP_ID_PATTERN)
+    source: WorkOrderSource
+    fault_event_ts: datetime | None = Field(None, description="Source fault: the event's instant (with offset).")
+    fault_event_type: str | None = Field(None, max_length=64, description="Source fault: the event's type.")
+    notes: str = Field("", max_length=2000, description="Required for a manual work order: what is to be done.")
+    scheduled_for: date | None = Field(None, description="Schedule the visit at once for this day.")
+
+    @model_validator(mode="after")
+    def _source_fields(self) -> WorkOrderCreate:
+        is_fault = self.source == "fault"
+        if is_fault and (self.fault_event_ts is None or self.fault_event_type is None):
+            raise ValueError("a work order from a fault needs fault_event_ts and fault_event_type")
+        if not is_fault and (self.fault_event_ts is not None or self.fault_event_type is not None):
+            raise ValueError("fault_event_ts and fault_event_type belong to a work order from a fault")
+        if self.source == "manual" and not self.notes.strip():
+            raise ValueError("a manual work order needs notes saying what is to be done")
+        return self
+
+
+class WorkOrderUpdate(BaseModel):
+    """The fields to change. A date schedules the visit; status open (or a null date) unschedules it."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"scheduled_for": "2026-11-26", "notes": "bring a 54 W driver"}]},
+    )
+
+    status: Literal["open", "scheduled"] | None = None
+    scheduled_for: date | None = None
+    notes: str | None = Field(None, max_length=2000, description="Replaces the notes.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> WorkOrderUpdate:
+        given = self.model_fields_set
+        if "notes" in given and self.notes is None:
+            raise ValueError("notes cannot be null")
+        if "status" in given and self.status is None:
+            raise ValueError("status cannot be null")
+        if self.status == "open" and self.scheduled_for is not None:
+            raise ValueError("an open work order has no scheduled_for; send status scheduled with the date")
+        return self
+
+
+class WorkOrderClose(BaseModel):
+    """How the visit ended. repaired and replaced record the repair (and first the failure, if one was found)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"outcome": "repaired", "failure_found": True, "notes": "driver replaced"},
+                {"outcome": "false_alarm", "notes": "lamp fine, readings normal on site"},
+            ]
+        },
+    )
+
+    outcome: Outcome
+    failure_found: bool = Field(False, description="The lamp was failing when the technician came.")
+    notes: str = Field("", max_length=2000, description="Added to the work order's notes.")
+
+    @model_validator(mode="after")
+    def _failure_needs_a_repair(self) -> WorkOrderClose:
+        if self.failure_found and self.outcome not in ("repaired", "replaced"):
+            raise ValueError(f"a {self.outcome} cannot have failure_found: a failure found is repaired or replaced")
+        return self
+
+
+# --- the daily round ------------------------------------------------------
+
+_VISIT_EXAMPLE = {
+    "position": 1,
+    "work_order_id": 12,
+    "status": "scheduled",
+    "scheduled_for": "2026-11-26",
+    "source": "prediction",
+    "lamp_id": "L-0042",
+    "name": "Rue des Tilleuls 12",
+    "street": "Rue des Tilleuls",
+    "address": "12 rue des Tilleuls",
+    "lat": 48.8566,
+    "lon": 2.3522,
+    "probability": 0.83,
+    "reason": "power factor fell from 0.96 to 0.88 over 10 days",
+    "notes": "bring a 54 W driver",
+}
+
+
+class Visit(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [_VISIT_EXAMPLE]})
+
+    position: int = Field(description="Order of urgency over the whole round, from 1.")
+    work_order_id: int
+    status: Literal["open", "scheduled"]
+    scheduled_for: date | None
+    source: WorkOrderSource
+    lamp_id: str
+    name: str
+    street: str
+    address: str
+    lat: float | None
+    lon: float | None
+    probability: float | None = Field(description="The lamp's newest score; null when it was never scored.")
+    reason: str = Field(description="Why the lamp is visited, in the requested language.")
+    notes: str
+
+
+class RoundStreet(BaseModel):
+    street: str = Field(description="Empty for lamps without a street in the inventory.")
+    visits: list[Visit]
+
+
+class DailyRound(BaseModel):
+    """The lamps to visit on one day, grouped by street, the most urgent street first."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "day": "2026-11-26",
+                    "capacity": 20,
+                    "scheduled": 1,
+                    "total": 1,
+                    "streets": [{"street": "Rue des Tilleuls", "visits": [_VISIT_EXAMPLE]}],
+                }
+            ]
+        }
+    )
+
+    day: date
+    capacity: int = Field(description="Visits the crews can make in a day (STREETLIGHT_CREW_VISITS_PER_DAY).")
+    scheduled: int = Field(description="Visits scheduled for the day; they are always in the round.")
+    total: int = Field(description="Visits in the round.")
+    streets: list[RoundStreet]

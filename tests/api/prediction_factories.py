@@ -1,0 +1,45 @@
+"""Test data for the maintenance endpoints: model versions and lamp scores as the scoring job writes them."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from typing import Any
+
+import psycopg
+
+MODEL_VERSION = "20261101T020000Z"
+
+
+def add_model_version(conn: psycopg.Connection, version: str = MODEL_VERSION, horizon_days: int = 14) -> None:
+    conn.execute(
+        """INSERT INTO model_versions (version, horizon_days, features) VALUES (%s, %s, '["f"]')
+           ON CONFLICT (version) DO NOTHING""",
+        (version, horizon_days),
+    )
+
+
+def reason(signal: str, text: str, text_fr: str = "", weight: float = 0.3, feature: str | None = None) -> dict:
+    return {"feature": feature or f"{signal}_trend", "signal": signal, "text": text, "text_fr": text_fr,
+            "weight": weight}
+
+
+def add_prediction(
+    conn: psycopg.Connection,
+    lamp_id: str,
+    scored_at: datetime,
+    probability: float,
+    reasons: list[dict[str, Any]] | None = None,
+    *,
+    version: str = MODEL_VERSION,
+    horizon_days: int = 14,
+    feature_day: date | None = None,
+) -> None:
+    add_model_version(conn, version, horizon_days)
+    conn.execute(
+        """INSERT INTO lamp_predictions (lamp_id, scored_at, feature_day, probability, horizon_days, model_version,
+                                         reasons)
+           VALUES (%s, %s, %s, %s, %s, %s, %s)""",
+        (lamp_id, scored_at, feature_day or scored_at.date(), probability, horizon_days, version,
+         json.dumps(reasons or [])),
+    )
