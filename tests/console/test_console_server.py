@@ -44,6 +44,10 @@ def test_every_text_the_pages_ask_for_is_in_the_catalogue():
         + [f"metric.{m}" for m in ("power_w", "power_factor", "voltage_v", "driver_temp_c", "dim_level")]
         + [f"lamp.bucket.{b}" for b in ("raw", "5min", "1h", "1d")]
         + [f"lists.{kind}.{part}" for kind in routes.LISTS for part in ("title", "intro", "count", "empty")]
+        + [f"wo_status.{s}" for s in ("open", "scheduled", "done", "cancelled")]
+        + [f"outcome.{o}" for o in ("repaired", "replaced", "false_alarm", "no_fault_found")]
+        + [f"risk.{r}" for r in ("high", "elevated", "moderate", "low")]
+        + [f"signal.{s}" for s in ("switch_cycles", "burning_hours", "reports", "events", "age")]
     )
     missing = sorted(key for key in literal | set(dynamic) if key not in en)
     assert missing == []
