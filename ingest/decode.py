@@ -17,15 +17,22 @@ from pydantic import ValidationError
 
 from core.contract import (
     MAX_PAYLOAD_BYTES,
+    MEASUREMENT_FIELDS,
     STATUS_OFFLINE,
     STATUS_ONLINE,
     LampEvent,
+    ParsedTopic,
     PlanAck,
     TelemetryReading,
     TopicKind,
     Topics,
     is_too_far_in_future,
 )
+
+# A reading as the readings table stores it, in the order of its columns: `extra`
+# holds the unknown fields (a dict), or None when there are none.
+READING_COLUMNS = ("lamp_id", "ts", "seq", *MEASUREMENT_FIELDS, "extra")
+_READING_FIELDS = READING_COLUMNS[1:-1]
 
 
 class DeadLetterReason(StrEnum):
@@ -53,8 +60,19 @@ class DeadLetter:
 
 @dataclass(frozen=True, slots=True)
 class ReadingRow:
+    """One reading to store. `values` is its row (READING_COLUMNS); `reading` is the
+    validated model, or None when the fast path (ingest/fast_decode.py) produced the row."""
+
     lamp_id: str
-    reading: TelemetryReading
+    reading: TelemetryReading | None
+    values: tuple
+
+
+def reading_values(lamp_id: str, reading: TelemetryReading) -> tuple:
+    """The readings-table row of a validated reading."""
+    extra = reading.__pydantic_extra__
+    fields = reading.__dict__
+    return (lamp_id, *[fields[name] for name in _READING_FIELDS], dict(extra) if extra else None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +146,27 @@ def classify_validation_error(error: ValidationError) -> tuple[DeadLetterReason,
     return reason, "; ".join(parts)
 
 
-def decode_message(topic: str, payload: bytes, topics: Topics, now: datetime) -> Decoded:
+class TopicCache:
+    """`Topics.parse` remembered per topic name: a fleet publishes on the same few
+    topics per lamp over and over. Bounded: emptied when it reaches `max_entries`."""
+
+    def __init__(self, topics: Topics, max_entries: int = 1_000_000) -> None:
+        self.topics = topics
+        self._max_entries = max_entries
+        self._parsed: dict[str, ParsedTopic | None] = {}
+
+    def parse(self, topic: str) -> ParsedTopic | None:
+        try:
+            return self._parsed[topic]
+        except KeyError:
+            pass
+        if len(self._parsed) >= self._max_entries:
+            self._parsed.clear()
+        parsed = self._parsed[topic] = self.topics.parse(topic)
+        return parsed
+
+
+def decode_message(topic: str, payload: bytes, topics: Topics | TopicCache, now: datetime) -> Decoded:
     """Decode one message received at `now` (UTC)."""
     parsed = topics.parse(topic)
     lamp_id = parsed.lamp_id if parsed else None
@@ -235,4 +273,4 @@ def _accept(
             )
         )
         return
-    out.readings.append(ReadingRow(lamp_id, reading))
+    out.readings.append(ReadingRow(lamp_id, reading, reading_values(lamp_id, reading)))

@@ -14,13 +14,18 @@ from datetime import datetime
 
 import psycopg
 
-from core.contract import MEASUREMENT_FIELDS
-from ingest.decode import DeadLetter, DeadLetterReason, Decoded
+from ingest.decode import READING_COLUMNS, DeadLetter, DeadLetterReason, Decoded
 
-# The contract's fields, in the order of the readings table's columns.
-READING_COLUMNS = ("lamp_id", "ts", "seq", *MEASUREMENT_FIELDS, "extra")
-_READING_FIELDS = READING_COLUMNS[1:-1]
 _COLS = ", ".join(READING_COLUMNS)
+# The readings table's column types, for binary COPY (a test compares them with the table).
+READING_COPY_TYPES = (
+    "text", "timestamptz", "int8",
+    # voltage_v, current_a, power_w, power_factor, energy_wh, dim_level,
+    "float4", "float4", "float4", "float4", "float8", "float4",
+    # driver_temp_c, ambient_lux, burning_hours, switch_cycles, rssi_dbm
+    "float4", "float4", "float8", "int8", "float4",
+    "jsonb",
+)  # fmt: skip
 
 _STAGING_DDL = (
     f"""CREATE TEMP TABLE IF NOT EXISTS readings_in AS
@@ -126,13 +131,10 @@ def write_batch(conn: psycopg.Connection, messages: list[Message], directory: La
                 )
             )
             continue
-        dead.extend(decoded.dead_letters)
+        if decoded.dead_letters:
+            dead.extend(decoded.dead_letters)
         for row in decoded.readings:
-            r = row.reading
-            extra = r.__pydantic_extra__
-            reading_rows.append(
-                (row.lamp_id, *(getattr(r, name) for name in _READING_FIELDS), json.dumps(extra) if extra else None)
-            )
+            reading_rows.append(row.values)
         for row in decoded.events:
             e = row.event
             event_rows.append((row.lamp_id, e.ts, e.type, json.dumps(e.detail) if e.detail is not None else None))
@@ -147,9 +149,11 @@ def write_batch(conn: psycopg.Connection, messages: list[Message], directory: La
         if reading_rows:
             result.readings_offered = len(reading_rows)
             conn.execute("TRUNCATE readings_in")
-            with conn.cursor().copy(f"COPY readings_in ({_COLS}) FROM STDIN") as copy:
+            with conn.cursor().copy(f"COPY readings_in ({_COLS}) FROM STDIN (FORMAT BINARY)") as copy:
+                copy.set_types(READING_COPY_TYPES)
+                write_row = copy.write_row
                 for values in reading_rows:
-                    copy.write_row(values)
+                    write_row(values)
             cur = conn.execute(
                 f"INSERT INTO readings ({_COLS}, received_at) SELECT {_COLS}, clock_timestamp() FROM readings_in"
                 " ON CONFLICT (lamp_id, ts) DO NOTHING"

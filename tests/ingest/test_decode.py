@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import random
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from core.contract import MAX_PAYLOAD_BYTES, TopicKind, Topics
-from ingest.decode import DeadLetterReason, Decoded, decode_message
+from core.contract import MAX_PAYLOAD_BYTES, MEASUREMENT_FIELDS, TelemetryReading, TopicKind, Topics
+from ingest import fast_decode
+from ingest.decode import READING_COLUMNS, DeadLetterReason, Decoded, TopicCache, decode_message
+from ingest.fast_decode import decode_fast, single_reading_values
 
 R = DeadLetterReason
 TOPICS = Topics()
@@ -426,3 +429,161 @@ def test_every_reason_is_documented_for_integrators() -> None:
     guide = (Path(__file__).resolve().parents[2] / "docs" / "mqtt.md").read_text(encoding="utf-8")
     missing = [reason.value for reason in R if f"| `{reason.value}` |" not in guide]
     assert not missing, f"docs/mqtt.md does not explain the dead-letter reasons {missing}"
+
+
+# --- the fast path for single readings (ingest/fast_decode.py) ---------------------
+
+# Per field: values the contract accepts, then values it refuses (the bounds and just past them).
+FIELD_VALUES: dict[str, tuple[list[Any], list[Any]]] = {
+    "ts": (
+        [TS, "2026-11-25T17:00:00Z", "2026-11-25T17:00:00.5Z", "2026-11-25T17:00:00.123456-03:30",
+         "2026-11-25T18:00:00+23:59", "2026-11-25T17:00:00-23:59", "2026-11-25T17:15:00.000000Z",
+         "0001-01-01T00:00:00Z", "2026-11-25t17:00:00z", "2026-11-25 17:00:00Z", "2026-11-25T17:00:00.1234567Z",
+         "2026-11-25T17:00:00+0100"],
+        ["2026-11-25T17:15:00.000001Z", "2026-11-25T18:00:00+01:60", "2026-11-25T18:00:00+24:00",
+         "2026-11-25T24:00:00Z", "2026-11-25T23:59:60Z", "2026-02-30T10:00:00Z", "2026-13-01T10:00:00Z",
+         "0000-01-01T00:00:00Z", "2026-11-25T17:00Z", "2026-11-25T17:00:00", "2026-11-25", "", "now", 1764090000,
+         1764090000.5, None, True, ["2026-11-25T17:00:00Z"]],
+    ),
+    "seq": ([0, 1, 2**63 - 1, None], [2**63, -1, 2.0, 1.5, "1", True, 10**30]),
+    "voltage_v": ([0, 0.0, 231.4, 1000, 1000.0, -0.0, None], [1000.0001, -1e-9, 2**53 + 1, "231", False]),
+    "current_a": ([0.24, 100, None], [100.5, "0.2"]),
+    "power_w": ([52.1, 0, 100_000, None], [100_000.01, -0.5, 1e999, -1e999, True]),
+    "power_factor": ([0.96, 1, 1.0, 0, None], [1.01, -0.01]),
+    "energy_wh": ([1532200.0, 0, 10**20, 9007199254740993, 1.7e308, None], [-1, "1"]),
+    "dim_level": ([100, 100.0, 60, 0, None], [100.5, -1]),
+    "driver_temp_c": ([38.5, -60, 200, None], [-60.5, 200.1]),
+    "ambient_lux": ([0, 200_000, 3.5, None], [200_001]),
+    "burning_hours": ([12034.5, 0, 1e300, None], [-0.1]),
+    "switch_cycles": ([2871, 0, 2**63 - 1, None], [-1, 2.5, 3.0, 2**63, "7"]),
+    "rssi_dbm": ([-81, 0, -200, -81.5, None], [1, -200.5]),
+}  # fmt: skip
+EXTRA_FIELDS: list[dict[str, Any]] = [
+    {}, {}, {}, {"tilt_deg": 1.5}, {"vendor": {"code": "X7", "flags": [1, 2, None]}}, {"note": "é \u00e9 ✓"},
+    {"extra": True}, {"ts_local": "18:00"},
+]  # fmt: skip
+
+
+def random_reading(rng: random.Random) -> dict[str, Any]:
+    """A reading with a random subset of fields, each with a random value: mostly valid, often not."""
+    body: dict[str, Any] = {}
+    for name, (good, bad) in FIELD_VALUES.items():
+        if name == "ts" and rng.random() < 0.98 or rng.random() < 0.4:
+            body[name] = rng.choice(bad if rng.random() < 0.04 else good)
+    order = list(body.items()) + list(rng.choice(EXTRA_FIELDS).items())
+    rng.shuffle(order)
+    return dict(order)
+
+
+def fast_and_full(payload: bytes, name: str = "") -> tuple[Decoded, Decoded]:
+    name = name or topic(TopicKind.TELEMETRY)
+    return decode_fast(name, payload, TopicCache(TOPICS), NOW), decode_message(name, payload, TOPICS, NOW)
+
+
+def assert_same_outcome(fast: Decoded, full: Decoded) -> None:
+    assert fast.lamp_id == full.lamp_id
+    assert [r.values for r in fast.readings] == [r.values for r in full.readings]
+    assert [r.lamp_id for r in fast.readings] == [r.lamp_id for r in full.readings]
+    assert fast.dead_letters == full.dead_letters
+    assert (fast.events, fast.statuses, fast.acks) == (full.events, full.statuses, full.acks)
+
+
+def test_the_fast_path_agrees_with_the_contract_on_random_readings() -> None:
+    rng = random.Random(20261125)
+    taken = accepted = 0
+    for _ in range(4000):
+        body = random_reading(rng)
+        payload = json.dumps(body, ensure_ascii=rng.random() < 0.5).encode()
+        fast, full = fast_and_full(payload)
+        assert_same_outcome(fast, full)
+        took = bool(fast.readings) and fast.readings[0].reading is None
+        if took:
+            # The timestamp is the same instant, and the values the same numbers of the same types.
+            assert [type(v) for v in fast.readings[0].values] == [type(v) for v in full.readings[0].values]
+        elif full.readings:
+            # Valid but declined: only for a timestamp of another shape.
+            assert fast_decode._PLAIN_TS.fullmatch(body["ts"]) is None, body
+        taken += took
+        accepted += len(full.readings)
+    # The corpus exercises both sides of the contract.
+    assert 1000 < accepted < 3000 and taken > 1000
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        pytest.param(json.dumps(reading()).encode(), id="plain"),
+        pytest.param(b"\n  " + json.dumps(reading()).encode() + b"\r\n", id="surrounding whitespace"),
+        pytest.param(b'{"ts": "' + TS.encode() + b'", "power_w": 5, "power_w": 7}', id="a field given twice"),
+        pytest.param(b'{"ts": "' + TS.encode() + b'", "power_w": 5, "x": 1, "x": [2]}', id="an extra field twice"),
+        pytest.param(b'{"ts": "' + TS.encode() + b'", "power_w": 5, "x": "\\u00e9\\ud83d\\ude00"}', id="escapes"),
+        pytest.param(b'{"ts": "' + TS.encode() + b'", "power_w": 5, "x": "\\ud800"}', id="lone surrogate"),
+        pytest.param(b'{"ts": "' + TS.encode() + b'", "power_w": NaN}', id="NaN"),
+        pytest.param(b'{"ts": "' + TS.encode() + b'", "energy_wh": Infinity}', id="Infinity"),
+        pytest.param(b'{"ts": "' + TS.encode() + b'", "energy_wh": 1e999}', id="overflowing number"),
+        pytest.param(b'{"ts": "' + TS.encode() + b'", "power_w": 5} trailing', id="trailing text"),
+        pytest.param(b'\xef\xbb\xbf{"ts": "' + TS.encode() + b'", "power_w": 5}', id="byte order mark"),
+        pytest.param(b'{"ts": "' + TS.encode() + b'", "power_w": 5, "note": "\xff"}', id="invalid UTF-8"),
+        pytest.param(json.dumps(reading()).encode("utf-16"), id="UTF-16"),
+        pytest.param(json.dumps([reading()]).encode(), id="a batch of one"),
+        pytest.param(b"{}", id="empty object"),
+        pytest.param(b"", id="empty payload"),
+        pytest.param(padded_reading(MAX_PAYLOAD_BYTES), id="exactly 64 KiB"),
+        pytest.param(padded_reading(MAX_PAYLOAD_BYTES + 1), id="over 64 KiB"),
+    ],
+)
+def test_the_fast_path_agrees_with_the_contract_on_edge_cases(payload: bytes) -> None:
+    assert_same_outcome(*fast_and_full(payload))
+
+
+@pytest.mark.parametrize("kind", list(TopicKind))
+def test_the_fast_path_leaves_other_topics_to_the_full_path(kind: TopicKind) -> None:
+    for body in (reading(), {"ts": TS, "type": "repaired"}, {"version": 3, "status": "applied"}, "online"):
+        payload = body.encode() if isinstance(body, str) else json.dumps(body).encode()
+        fast, full = fast_and_full(payload, topic(kind))
+        assert_same_outcome(fast, full)
+        assert all(r.reading is not None for r in fast.readings) or kind is TopicKind.TELEMETRY
+    assert_same_outcome(*fast_and_full(json.dumps(reading()).encode(), "elsewhere/entirely"))
+
+
+def test_the_fast_path_takes_a_controllers_reading() -> None:
+    body = TelemetryReading.model_json_schema()["examples"][0] | {"tilt_deg": 1.5}
+    values = single_reading_values(LAMP, json.dumps(body).encode(), NOW + timedelta(days=365))
+    assert values is not None
+    assert dict(zip(READING_COLUMNS, values)) == {
+        "lamp_id": LAMP,
+        "ts": datetime(2026, 11, 25, 17, 0, tzinfo=timezone.utc),
+        "seq": 1842,
+        "voltage_v": 231.4,
+        "current_a": 0.24,
+        "power_w": 52.1,
+        "power_factor": 0.96,
+        "energy_wh": 1532200.0,
+        "dim_level": 100.0,
+        "driver_temp_c": 38.5,
+        "ambient_lux": None,
+        "burning_hours": 12034.5,
+        "switch_cycles": 2871,
+        "rssi_dbm": -81.0,
+        "extra": {"tilt_deg": 1.5},
+    }
+    assert type(values[READING_COLUMNS.index("dim_level")]) is float  # stored as the contract's float
+
+
+def test_the_fast_path_validates_with_the_contracts_own_fields() -> None:
+    # The typed dict checks what the model checks, field for field (`ts`: a string, shaped here).
+    schema = fast_decode._READING_DICT.json_schema()
+    model = TelemetryReading.model_json_schema()
+    assert list(schema["properties"]) == list(model["properties"])
+    for name in MEASUREMENT_FIELDS + ("seq",):
+        assert schema["properties"][name]["anyOf"] == model["properties"][name]["anyOf"], name
+    assert schema["required"] == ["ts"]
+    assert schema["additionalProperties"] is True
+
+
+def test_topic_cache_answers_like_topics_and_stays_bounded() -> None:
+    cache = TopicCache(TOPICS, max_entries=3)
+    names = [topic(TopicKind.TELEMETRY), topic(TopicKind.EVENT, "L-2"), "elsewhere/entirely", topic(TopicKind.PLAN)]
+    for name in names * 3:
+        assert cache.parse(name) == TOPICS.parse(name)
+    assert len(cache._parsed) <= 3

@@ -8,9 +8,10 @@ from datetime import datetime, timedelta, timezone
 import psycopg
 import pytest
 
-from core.contract import Topics
-from ingest.decode import decode_message
-from ingest.store import LampDirectory, Message, write_batch
+from core.contract import TelemetryReading, Topics
+from ingest.decode import READING_COLUMNS, TopicCache, decode_message
+from ingest.fast_decode import decode_fast
+from ingest.store import READING_COPY_TYPES, LampDirectory, Message, write_batch
 
 TOPICS = Topics("streetlight/v1")
 NOW = datetime(2026, 11, 25, 18, 0, tzinfo=timezone.utc)
@@ -142,3 +143,42 @@ def test_plan_acks_update_the_push_record_once(conn):
     write_batch(conn, [ack, ack], LampDirectory())
     assert count(conn, "SELECT count(*) FROM plan_acks") == 1
     assert conn.execute("SELECT ack_status FROM plan_pushes").fetchone()[0] == "applied"
+
+
+def test_copy_types_match_the_readings_table(conn):
+    # Binary COPY sends each value in its column's own format: the types must be the table's.
+    rows = conn.execute(
+        """SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute
+           WHERE attrelid = 'readings'::regclass AND attnum > 0 AND NOT attisdropped"""
+    ).fetchall()
+    names = {"bigint": "int8", "real": "float4", "double precision": "float8"} | {
+        "timestamp with time zone": "timestamptz"
+    }
+    table = {column: names.get(kind, kind) for column, kind in rows}
+    assert tuple(table[column] for column in READING_COLUMNS) == READING_COPY_TYPES
+
+
+def test_the_fast_path_stores_the_same_row_as_the_full_path(conn):
+    body = reading(7, seq=12, voltage_v=231.4, power_factor=0.93, dim_level=60, energy_wh=10**20, switch_cycles=3)
+    body |= {"rssi_dbm": -81, "vendor": {"code": "X7", "flags": [1, None, "é"]}}
+    payload = json.dumps(body).encode()
+    fast = decode_fast("streetlight/v1/lamps/L1/telemetry", payload, TopicCache(TOPICS), NOW)
+    assert fast.readings[0].reading is None  # taken by the fast path
+    full = decode_message("streetlight/v1/lamps/L2/telemetry", payload, TOPICS, NOW)
+    write_batch(conn, [Message("streetlight/v1/lamps/L1/telemetry", payload, NOW, fast)], LampDirectory())
+    write_batch(conn, [Message("streetlight/v1/lamps/L2/telemetry", payload, NOW, full)], LampDirectory())
+    columns = ", ".join(READING_COLUMNS[1:])
+    stored = conn.execute(f"SELECT lamp_id, {columns} FROM readings ORDER BY lamp_id").fetchall()
+    assert [row[0] for row in stored] == ["L1", "L2"]
+    assert stored[0][1:] == stored[1][1:]
+    assert stored[0][READING_COLUMNS.index("extra")] == {"vendor": {"code": "X7", "flags": [1, None, "é"]}}
+    assert stored[0][READING_COLUMNS.index("energy_wh")] == 1e20
+
+
+def test_every_real_column_is_bounded_within_float4_by_the_contract():
+    # A value outside float4's range cannot be sent in binary; the contract's bounds keep them inside.
+    schema = TelemetryReading.model_json_schema()["properties"]
+    for column, kind in zip(READING_COLUMNS, READING_COPY_TYPES):
+        if kind == "float4":
+            number = next(option for option in schema[column]["anyOf"] if option["type"] == "number")
+            assert -3.4e38 < number["minimum"] and number["maximum"] < 3.4e38, column
