@@ -63,15 +63,17 @@ def make_client(
     manual_ack: bool = False,
     will: Will | None = None,
     max_queued_messages: int = 0,
+    client_class: type[paho.Client] = paho.Client,
 ) -> tuple[paho.Client, BrokerAddress]:
     """A paho client configured for `url`; the caller connects it.
 
     Credentials given as arguments take precedence over those in the URL.
     MQTT 3.1.1 is used: every broker we target (Mosquitto, EMQX, the embedded
     one) speaks it, and it carries persistent sessions and shared subscriptions.
+    `client_class` is paho's Client or a subclass of it (the ingester's).
     """
     address = parse_broker_url(url)
-    client = paho.Client(
+    client = client_class(
         callback_api_version=CallbackAPIVersion.VERSION2,
         client_id=client_id,
         clean_session=clean_session,

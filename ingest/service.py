@@ -3,10 +3,12 @@
 Threads:
 - paho's network thread only queues each message (``on_message``); it never
   touches the database, so keep-alives are never starved by a slow write;
-- the writer thread decodes, batches (by size or after ``flush_interval_s``),
-  writes in one transaction, commits, then acknowledges each message (paho's
-  manual ack). A crash before the commit loses nothing: the broker redelivers
-  to the persistent session, and the keyed tables store each row once.
+- the writer thread takes what is queued in bulk, batches it (by size or after
+  ``flush_interval_s``), decodes, writes in one transaction, commits, then
+  acknowledges the batch's messages (paho's manual ack, sent in one write by
+  ``ingest.mqtt.IngestClient``). A crash before the commit loses nothing: the
+  broker redelivers to the persistent session, and the keyed tables store each
+  row once.
 """
 
 from __future__ import annotations
@@ -18,13 +20,16 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import cast
 
 import paho.mqtt.client as paho
 import psycopg
 
 from core.contract import TopicKind, Topics
 from core.mqtt import make_client
-from ingest.decode import DeadLetter, DeadLetterReason, decode_message
+from ingest.decode import DeadLetter, DeadLetterReason, TopicCache
+from ingest.fast_decode import decode_fast
+from ingest.mqtt import IngestClient
 from ingest.store import LampDirectory, Message, WriteResult, write_batch, write_dead_letters
 
 log = logging.getLogger(__name__)
@@ -90,20 +95,17 @@ class IngestStats:
             }
 
 
-@dataclass(frozen=True, slots=True)
-class _Received:
-    topic: str
-    payload: bytes
-    mid: int
-    qos: int
-    generation: int
-    received_at: datetime
+# What the network thread queues for each message, kept to a plain tuple (it runs once
+# per message on the busiest thread): topic, payload, mid, qos, connection generation,
+# and the time of receipt in seconds since the epoch.
+_Received = tuple[str, bytes, int, int, int, float]
 
 
 class Ingester:
     def __init__(self, config: IngestConfig) -> None:
         self.config = config
         self.topics = Topics(config.topic_prefix)
+        self._topic_cache = TopicCache(self.topics)
         self.stats = IngestStats()
         self._inbox: queue.SimpleQueue[_Received] = queue.SimpleQueue()
         self._stop = threading.Event()
@@ -112,7 +114,7 @@ class Ingester:
         self._directory = LampDirectory()
         self._conn: psycopg.Connection | None = None
         self._writer = threading.Thread(target=self._write_loop, name="ingest-writer", daemon=True)
-        self._client, self.broker = make_client(
+        client, self.broker = make_client(
             config.mqtt_url,
             client_id=config.client_id,
             clean_session=False,
@@ -120,7 +122,9 @@ class Ingester:
             password=config.mqtt_password,
             ca_file=config.mqtt_ca_file,
             manual_ack=True,
+            client_class=IngestClient,
         )
+        self._client = cast(IngestClient, client)
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message
@@ -178,65 +182,66 @@ class Ingester:
             log.warning("disconnected from %s (%s); reconnecting", self.broker, reason_code)
 
     def _on_message(self, client, userdata, msg: paho.MQTTMessage) -> None:
-        self._inbox.put(
-            _Received(msg.topic, msg.payload, msg.mid, msg.qos, self._generation, datetime.now(timezone.utc))
-        )
+        self._inbox.put((msg.topic, msg.payload, msg.mid, msg.qos, self._generation, time.time()))
         self.stats.messages_received += 1  # single writer: the network thread
 
     # --- writer thread ---------------------------------------------------
     def _next_batch(self) -> list[_Received]:
-        batch: list[_Received] = []
-        deadline = None
-        while len(batch) < self.config.batch_size:
-            timeout = 0.5 if deadline is None else deadline - time.monotonic()
-            if timeout <= 0:
-                break
+        """Up to batch_size messages: what is queued, then what arrives within
+        flush_interval_s of the first one. Empty after 0.5 s without any."""
+        inbox = self._inbox
+        try:
+            batch = [inbox.get(timeout=0.5)]
+        except queue.Empty:
+            return []
+        deadline = time.monotonic() + self.config.flush_interval_s
+        take = inbox.get_nowait
+        while True:
             try:
-                item = self._inbox.get(timeout=timeout)
+                for _ in range(self.config.batch_size - len(batch)):
+                    batch.append(take())
+                return batch
+            except queue.Empty:  # drained: wait for more until the deadline
+                pass
+            timeout = deadline - time.monotonic()
+            if timeout <= 0:
+                return batch
+            try:
+                batch.append(inbox.get(timeout=timeout))
             except queue.Empty:
-                if deadline is None and self._stop.is_set():
-                    break
-                continue
-            batch.append(item)
-            if deadline is None:
-                deadline = time.monotonic() + self.config.flush_interval_s
-        return batch
+                return batch
 
     def _write_loop(self) -> None:
+        topics = self._topic_cache
+        utc = timezone.utc
         while True:
             batch = self._next_batch()
             if not batch:
                 if self._stop.is_set():
                     return
                 continue
-            messages = [
-                Message(
-                    r.topic,
-                    r.payload,
-                    r.received_at,
-                    decode_message(r.topic, r.payload, self.topics, r.received_at),
-                    r.mid,
-                    r.qos,
-                    r.generation,
-                )
-                for r in batch
-            ]
+            messages = []
+            for topic, payload, mid, qos, generation, received_s in batch:
+                received_at = datetime.fromtimestamp(received_s, utc)
+                decoded = decode_fast(topic, payload, topics, received_at)
+                messages.append(Message(topic, payload, received_at, decoded, mid, qos, generation))
             result = self._write_with_retry(messages)
             if result is None:  # stopping while the database is down: leave unacked
                 return
             self._acknowledge(messages, result)
 
     def _acknowledge(self, messages: list[Message], result: WriteResult) -> None:
-        acked = 0
         # Held against (dis)connection callbacks: an id from an earlier connection
         # means nothing on the next one. The broker redelivers such a message and it
         # is stored (once) and acknowledged then.
         with self._generation_lock:
-            for m in messages:
-                if m.qos > 0 and m.generation == self._generation:
+            generation = self._generation
+            current = [m for m in messages if m.qos > 0 and m.generation == generation]
+            self._client.ack_all([m.mid for m in current if m.qos == 1])
+            for m in current:
+                if m.qos == 2:  # never with the QoS 1 subscriptions, but a PUBCOMP is its answer
                     self._client.ack(m.mid, m.qos)
-                    acked += 1
-        self.stats.record(result, acked)
+        self.stats.record(result, len(current))
 
     def _connection(self) -> psycopg.Connection:
         if self._conn is None or self._conn.closed:
