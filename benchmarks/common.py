@@ -394,11 +394,13 @@ class CpuMeter:
         self._start_time = time.monotonic()
         self.machine_busy = 0.0
         self.cores: dict[str, float] = {}
+        self.cpu_s: dict[str, float] = {}
         self.untracked = 0.0
         self.iowait = 0.0
 
     def stop(self) -> None:
-        """machine_busy, iowait: 1.0 = every processor; cores[group] and untracked: 1.0 = one processor's worth.
+        """machine_busy, iowait: 1.0 = every processor; cores[group] and untracked: 1.0 = one processor's worth;
+        cpu_s[group]: processor seconds the group used over the span.
 
         iowait is time with nothing to run while some process waited for the disk: a
         sign that the disk (shared with other work) slowed the span down.
@@ -415,6 +417,7 @@ class CpuMeter:
                 now = process_cpu_s(pid)
                 if now >= self._start[pid]:
                     used += now - self._start[pid]
+            self.cpu_s[name] = used
             self.cores[name] = used / elapsed if elapsed > 0 else 0.0
         # Whatever else kept the processors busy: other people's work, unattributed kernel time.
         tracked = sum(self.cores.values()) + self._own_cores(elapsed)

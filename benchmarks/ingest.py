@@ -453,6 +453,7 @@ class RunResult:
     dead_letters: int = 0
     machine_busy: float = 0.0
     cores: dict[str, float] = field(default_factory=dict)  # by group: consumer, load, broker, database
+    consumer_cpu_s: float | None = None  # processor seconds the consumer used over the run
     warnings: int = 0
     note: str = ""
     other_load: float = 0.0  # share of the machine busy with other work just before the run
@@ -727,13 +728,15 @@ class Bench:
                 for service in services:
                     os.kill(service.process.pid, signal.SIGSTOP)
                 load_result = self.publish_all(label, load)
+                # Metered from before the resume, so that the ingesters' processor time covers all their work.
+                meter = self.cpu_meter(url, [s.process.pid for s in services], load)
                 since = time.time()
                 for service in services:
                     os.kill(service.process.pid, signal.SIGCONT)
             else:
                 load.start()
+                meter = self.cpu_meter(url, [s.process.pid for s in services], load)
             spies = self.start_py_spy(what, services)
-            meter = self.cpu_meter(url, [s.process.pid for s in services], load)
             self.wait_stored(label, load, watcher, readings, alive)
             meter.stop()
             result.restarted = self.restarted(meter, url)
@@ -746,6 +749,7 @@ class Bench:
             if backlog:  # the lag is the time spent queued: not informative
                 result.lag_p50_s = result.lag_p99_s = result.lag_max_s = None
             result.machine_busy, result.cores, result.untracked = meter.machine_busy, meter.cores, meter.untracked
+            result.consumer_cpu_s = meter.cpu_s.get("consumer")
             result.iowait = meter.iowait
             stop_services()
             result.duplicates = sum(ingester_stats(s.log_text()).get("readings_duplicate", 0) for s in services)
@@ -789,6 +793,7 @@ class Bench:
             self.measure(result, watcher, load_result.first_publish)
             result.published_per_s = load_result.published_per_s
             result.machine_busy, result.cores, result.untracked = meter.machine_busy, meter.cores, meter.untracked
+            result.consumer_cpu_s = meter.cpu_s.get("consumer")
             result.iowait = meter.iowait
         return result
 
@@ -866,6 +871,7 @@ class Bench:
             if exit_info.get("code") == 0:
                 result.stored_per_s = messages / (exit_info["at"] - since)
                 result.cores["consumer"] = exit_info["cpu_s"] / (exit_info["at"] - started_wall)
+                result.consumer_cpu_s = exit_info["cpu_s"]
                 result.untracked = max(0.0, result.untracked - result.cores["consumer"])
                 result.note = "delivered/s, nothing stored" + (", queued first" if backlog else "")
             else:
@@ -935,6 +941,12 @@ def _cores(r: RunResult) -> str:
     return "/".join(f"{r.cores[k]:.2f}" if k in r.cores else "-" for k in ("consumer", "load", "broker", "database"))
 
 
+def _consumer_us_per_reading(r: RunResult) -> str:
+    if r.consumer_cpu_s is None or not r.readings:
+        return "-"
+    return f"{r.consumer_cpu_s / r.readings * 1e6:.1f}"
+
+
 def _spread(r: RunResult) -> str:
     rates = [a.stored_per_s for a in r.attempts if a.stored_per_s]
     if len(rates) < 2:
@@ -959,6 +971,7 @@ COLUMNS = (
     ("untracked", True, lambda r: f"{r.untracked:.2f}"),
     ("iowait", True, lambda r: f"{r.iowait:.0%}"),
     ("cores: consumer/load/broker/db", True, _cores),
+    ("consumer µs/reading", True, _consumer_us_per_reading),
     ("note", False, lambda r: r.note),
 )
 
@@ -993,6 +1006,7 @@ def print_results(results: list[RunResult], machine: list[tuple[str, str]], o: O
         "\ncores: processor time / wall time of the consumer (ingesters), the load generator, the broker and the"
         " database server;\nuntracked: cores busy with anything else (other people's work on a shared machine);"
         " iowait: the machine idle waiting for the disk."
+        "\nconsumer µs/reading: processor time of the consumer over the run / readings: its cost, robust to other load."
         "\nrange: lowest and highest readings/s over the attempts (--repeat). The row shows the median of the"
         f" attempts\nthat other work did not disturb (untracked <= {DISTURBED_ABOVE} cores), of all when each was."
     )
@@ -1001,13 +1015,13 @@ def print_results(results: list[RunResult], machine: list[tuple[str, str]], o: O
         say("\nEvery attempt")
         rows = [
             (r.name, n, format_rate(a.stored_per_s), a.own_check if a.error is None else f"FAILED: {a.error}",
-             f"{a.untracked:.2f}", f"{a.iowait:.0%}",
+             f"{a.untracked:.2f}", f"{a.iowait:.0%}", _consumer_us_per_reading(a),
              "; ".join(filter(None, ("median" if a is r else "", *(f"{x} restarted" for x in a.restarted)))))
             for r in results
             for n, a in enumerate(r.attempts, 1)
         ]  # fmt: skip
-        say(format_table(("run", "attempt", "readings/s", "check", "untracked", "iowait", ""), rows,
-                         (False, True, True, False, True, True, False)))  # fmt: skip
+        say(format_table(("run", "attempt", "readings/s", "check", "untracked", "iowait", "consumer µs/reading", ""),
+                         rows, (False, True, True, False, True, True, True, False)))  # fmt: skip
 
     def best_of(prefix: str) -> RunResult | None:
         return max(
