@@ -343,6 +343,14 @@ class WorkOrderClose(BaseModel):
         return self
 
 
+class WorkOrderCancel(BaseModel):
+    """Why the visit is called off (a duplicate, the lamp was retired, made by mistake)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"reason": "duplicate of work order 11"}]})
+
+    reason: str = Field(min_length=1, max_length=2000, description="Added to the work order's notes.")
+
+
 # --- the daily round ------------------------------------------------------
 
 _VISIT_EXAMPLE = {

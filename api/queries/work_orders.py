@@ -121,6 +121,16 @@ def close_work_order(
     )
 
 
+def cancel_work_order(
+    conn: psycopg.Connection, work_order_id: int, *, notes: str, closed_at: datetime, closed_by: str
+) -> None:
+    conn.execute(
+        """UPDATE work_orders SET status = 'cancelled', notes = %s, closed_at = %s, closed_by = %s, updated_at = %s
+           WHERE id = %s""",
+        (notes, closed_at, closed_by, closed_at, work_order_id),
+    )
+
+
 def event_exists(conn: psycopg.Connection, lamp_id: str, ts: datetime, type: str) -> bool:
     return conn.execute(
         "SELECT 1 FROM events WHERE lamp_id = %s AND ts = %s AND type = %s", (lamp_id, ts, type)

@@ -33,6 +33,7 @@ from api.schemas_maintenance import (
     RoundStreet,
     Visit,
     WorkOrder,
+    WorkOrderCancel,
     WorkOrderClose,
     WorkOrderCreate,
     WorkOrderPage,
@@ -202,6 +203,29 @@ def close_work_order(
          "lamp_state": order.lamp_state, "events": recorded},
         audit.client_ip(request),
     )
+    conn.commit()
+    return order
+
+
+@router.post(
+    "/work-orders/{work_order_id}/cancel",
+    response_model=WorkOrder,
+    summary="Call off an open work order, with the reason; no event is recorded (technician, admin)",
+    description="A cancelled work order is neither a repair nor a false alarm: it does not feed the training. "
+    "Cancelling a closed or cancelled one answers 409.",
+    responses=problems.responses(404, 409),
+)
+def cancel_work_order(
+    conn: Conn, who: FieldStaff, work_order_id: WorkOrderId, body: WorkOrderCancel, request: Request
+) -> WorkOrder:
+    current = _lock_open(conn, work_order_id)
+    notes = "\n".join(part for part in (current["notes"], body.reason.strip()) if part)
+    queries.cancel_work_order(conn, work_order_id, notes=notes, closed_at=datetime.now(timezone.utc),
+                              closed_by=who.username)
+    order = _work_order(conn, work_order_id)
+    audit.record(conn, who.username, "work_order.cancel", _target(work_order_id),
+                 {"status": current["status"], "notes": current["notes"]},
+                 {"status": order.status, "notes": notes}, audit.client_ip(request))
     conn.commit()
     return order
 

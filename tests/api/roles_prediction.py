@@ -40,6 +40,12 @@ TABLE: dict[tuple[str, str], tuple[Any, dict[str, int]]] = {
         lambda world, caller: Call(f"/api/v1/work-orders/{_order(world, caller)}/close", {"outcome": "false_alarm"}),
         field_staff(200),
     ),
+    ("POST", "/api/v1/work-orders/{work_order_id}/cancel"): (
+        lambda world, caller: Call(
+            f"/api/v1/work-orders/{world.extra['orders_to_cancel'][caller]}/cancel", {"reason": "duplicate"}
+        ),
+        field_staff(200),
+    ),
     ("GET", "/api/v1/round"): (fixed("/api/v1/round", day="2026-11-26"), field_staff(200)),
     ("GET", "/api/v1/round.csv"): (fixed("/api/v1/round.csv", day="2026-11-26"), field_staff(200)),
     # the console's pages
@@ -55,7 +61,7 @@ def prepare(conn, world) -> None:
     why = [reason("power_factor", "power factor fell from 0.96 to 0.88 over 10 days")]
     make_lamp(conn, "P1", street="Rue P")
     add_prediction(conn, "P1", SCORED_AT, 0.8, why)
-    orders = {}
+    orders, to_cancel = {}, {}
     for caller, lamp_id in CALLER_LAMPS.items():
         make_lamp(conn, lamp_id, street="Rue P")
         add_prediction(conn, lamp_id, SCORED_AT, 0.6, why)
@@ -65,4 +71,11 @@ def prepare(conn, world) -> None:
                VALUES (%s, 'manual', 'for the role table', 'admin') RETURNING id""",
             (f"{lamp_id}-2",),
         ).fetchone()[0]
+        make_lamp(conn, f"{lamp_id}-3", street="Rue P")
+        to_cancel[caller] = conn.execute(
+            """INSERT INTO work_orders (lamp_id, source, notes, created_by)
+               VALUES (%s, 'manual', 'to call off', 'admin') RETURNING id""",
+            (f"{lamp_id}-3",),
+        ).fetchone()[0]
     world.extra["work_orders"] = orders
+    world.extra["orders_to_cancel"] = to_cancel

@@ -292,6 +292,25 @@ def test_closing_twice_is_a_conflict_and_changes_nothing(client, db, fleet, tech
     assert len(audit_entries(db, "work_order.close")) == 1
 
 
+def test_a_cancelled_work_order_records_no_event_and_frees_the_lamp(client, db, fleet, tech):
+    order = create(client, tech, lamp_id="A", source="prediction", notes="check the driver")
+    path = f"/api/v1/work-orders/{order['id']}/cancel"
+    assert client.post(path, json={}, headers=tech).status_code == 422  # a reason is required
+    cancelled = client.post(path, json={"reason": "duplicate of another order"}, headers=tech)
+    assert cancelled.status_code == 200, cancelled.text
+    body = cancelled.json()
+    assert (body["status"], body["outcome"]) == ("cancelled", None)
+    assert body["notes"] == "check the driver\nduplicate of another order"
+    assert events_of(db, "A") == []
+    assert lamp_state(db, "A") == "in_service"
+    again = client.post(path, json={"reason": "twice"}, headers=tech)
+    assert again.status_code == 409
+    assert again.json()["detail"] == f"work order {order['id']} is already cancelled"
+    [entry] = audit_entries(db, "work_order.cancel")
+    assert entry is not None
+    assert create(client, tech, lamp_id="A", source="prediction")["id"] != order["id"]  # the lamp is free again
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [({"outcome": "false_alarm", "failure_found": True}, "body"), ({"outcome": "fixed"}, "outcome"), ({}, "outcome")],
