@@ -7,6 +7,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from api.deps import Role
+from api.queries.lamps import LampFilter
+from api.schemas import LampPage
 from tests.api.factories import make_user
 from tests.api.fleet_factories import (
     add_event,
@@ -107,6 +109,32 @@ def test_pages_carry_the_total_of_all_matches(client, town, tech):
     assert beyond["total"] == 8 and beyond["items"] == []
     filtered = client.get("/api/v1/lamps", params={"circuit": "C2", "limit": 1}, headers=tech).json()
     assert filtered["total"] == 3 and len(filtered["items"]) == 1
+
+
+def test_the_list_answers_what_its_schema_says(client, town, tech):
+    response = client.get("/api/v1/lamps", params={"state": "in_service", "limit": 2}, headers=tech)
+    assert response.headers["content-type"] == "application/json"
+    page = LampPage.model_validate(response.json())
+    assert (page.total, page.limit, page.offset) == (4, 2, 0)
+    assert page.items[0].model_dump() == {
+        "lamp_id": "A1", "name": "Tilleuls 1", "lat": 48.85, "lon": 2.35, "street": "Rue des Tilleuls",
+        "address": "1 rue des Tilleuls", "circuit": "C1", "group_name": "centre", "technology": "LED",
+        "rated_power_w": None, "state": "in_service", "online": True,
+    }
+
+
+def test_text_search_is_served_by_the_trigram_index(db, town):
+    """Where pg_trgm is installed (migration 0008), the search finds its lamps through the index."""
+    if db.execute("SELECT 1 FROM pg_indexes WHERE indexname = 'lamps_text_trgm_idx'").fetchone() is None:
+        pytest.skip("pg_trgm is not available on this server")
+    where = LampFilter(text="tilleuls")
+    with db.transaction():
+        db.execute("SET LOCAL enable_seqscan = off")  # eight lamps: a scan is cheaper, but the index must serve
+        plan = [row[0] for row in db.execute(
+            f"EXPLAIN SELECT count(*) FROM lamps l LEFT JOIN lamp_status s USING (lamp_id) WHERE {where.where()}",
+            where.params(),
+        )]
+    assert any("lamps_text_trgm_idx" in line for line in plan), plan
 
 
 def test_list_items_carry_the_connection_state(client, town, tech):
