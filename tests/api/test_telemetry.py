@@ -9,6 +9,7 @@ import psycopg
 import pytest
 
 from api.deps import Role
+from api.schemas import Telemetry
 from tests.api.factories import make_user
 from tests.api.fleet_factories import add_reading, api_client, bearer, make_lamp
 
@@ -64,6 +65,21 @@ def test_hourly_buckets_have_the_known_averages(client, auth, twelve_readings):
         (T0 + timedelta(hours=1), 6, 1, {"power_w": {"avg": 95.0, "min": 70.0, "max": 120.0},
                                          "voltage_v": {"avg": 238.5, "min": 236.0, "max": 241.0}}),
     ]
+
+
+def test_buckets_and_raw_points_answer_what_the_schema_says(client, auth, twelve_readings):
+    window = {"from": "2026-11-25T00:00:00Z", "to": "2026-11-25T01:00:00Z", "fields": "power_w,dim_level"}
+    for bucket in ("raw", "5min", "1h"):
+        response = get(client, "/api/v1/lamps/L1/telemetry", auth, bucket=bucket, **window)
+        assert response.status_code == 200, response.text
+        assert response.headers["content-type"] == "application/json"
+        telemetry = Telemetry.model_validate(response.json())
+        assert (telemetry.from_, telemetry.to) == (T0, T0 + timedelta(hours=1))
+        assert response.json()["from"] == "2026-11-25T00:00:00Z"  # RFC 3339, UTC as Z
+        series = telemetry.points if bucket == "raw" else telemetry.buckets
+        assert len(series) == {"raw": 6, "5min": 6, "1h": 1}[bucket]
+    # A field without values is null, not left out.
+    assert response.json()["buckets"][0]["values"]["dim_level"] == {"avg": None, "min": None, "max": None}
 
 
 def test_five_minute_buckets_hold_one_reading_each_and_the_range_end_is_excluded(client, auth, twelve_readings):
@@ -202,3 +218,11 @@ def test_too_many_buckets_is_a_400(client, auth, twelve_readings):
     hourly = get(client, "/api/v1/lamps/L1/telemetry", auth, **{
         "from": "2025-11-25T00:00:00Z", "to": "2026-11-25T03:00:00Z", "bucket": "1h", "fields": "power_w"})
     assert [b["readings"] for b in hourly.json()["buckets"]] == [6, 6]
+
+
+def test_only_the_contracts_fields_can_be_aggregated(db):
+    from api.queries.telemetry import bucketed_readings
+
+    with pytest.raises(ValueError, match="not measurement fields"):
+        bucketed_readings(db, ["L1"], T0, T0 + timedelta(hours=1), width=timedelta(hours=1), time_zone="UTC",
+                          fields=["power_w", "lamp_id) FROM lamps --"])
