@@ -71,6 +71,7 @@ def create_app(
     app.state.pool = pool
     app.state.readiness = readiness
     app.state.settings = settings or get_settings()
+    app.state.fleet_summary = fleet.SummaryCache()
     # One request per pooled connection at a time; the rest wait without a thread.
     app.add_middleware(AdmissionLimit, limit=pool.max_size)
     problems.install(app)

@@ -478,3 +478,35 @@ class FleetSummary(BaseModel):
     energy: Energy
     dead_letters_24h: int
     unknown_lamps_pending: int
+
+
+class FleetMap(BaseModel):
+    """Every lamp with coordinates, as parallel arrays: item i of each array is the same lamp."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "generated_at": "2026-11-25T17:05:00Z",
+                    "lamps": 3,
+                    "without_position": 1,
+                    "states": ["planned", "in_service", "faulty", "under_repair", "retired"],
+                    "lamp_id": ["L-0041", "L-0042", "L-0043"],
+                    "lat": [48.856512, 48.8566, 48.856702],
+                    "lon": [2.352104, 2.3522, 2.352297],
+                    "state": [1, 2, 1],
+                    "online": [True, False, None],
+                }
+            ]
+        }
+    )
+
+    generated_at: datetime
+    lamps: int = Field(description="Lamps on the map (those with coordinates), the length of each array.")
+    without_position: int = Field(description="Lamps left out because their coordinates are not known.")
+    states: list[LampState] = Field(description="The states that `state` refers to, by position.")
+    lamp_id: list[str] = Field(description="In id order.")
+    lat: list[float] = Field(description="WGS 84 degrees, rounded to 6 decimals (about 0.1 m).")
+    lon: list[float] = Field(description="WGS 84 degrees, rounded to 6 decimals.")
+    state: list[int] = Field(description="Each lamp's inventory state, as its position in `states`.")
+    online: list[bool | None] = Field(description="Last reported connection; null when never reported.")

@@ -126,3 +126,33 @@ def ingest_lag_s(conn: psycopg.Connection) -> float | None:
         "SELECT extract(epoch FROM now() - received_at)::float8 AS lag_s FROM readings ORDER BY ts DESC LIMIT 1"
     ).fetchone()
     return row["lag_s"] if row else None
+
+
+def fleet_map_json(conn: psycopg.Connection, generated_at: str) -> str:
+    """Every lamp with coordinates as the JSON of `api.schemas.FleetMap`, built by the database.
+
+    One pass over the inventory; the rows never become Python objects (a city has
+    hundreds of thousands of lamps). Every array is in lamp id order, so item i of each
+    is the same lamp. Coordinates are rounded to 6 decimals in float8 (cheaper than
+    numeric). `generated_at` is put in as given (RFC 3339 text)."""
+    return conn.execute(
+        """SELECT json_build_object(
+                    'generated_at', %(generated_at)s::text,
+                    'lamps', coalesce(cardinality(ids), 0),
+                    'without_position', (SELECT count(*) FROM lamps WHERE lat IS NULL OR lon IS NULL),
+                    'states', to_json(%(states)s::text[]),
+                    'lamp_id', coalesce(array_to_json(ids), '[]'),
+                    'lat', coalesce(array_to_json(lats), '[]'),
+                    'lon', coalesce(array_to_json(lons), '[]'),
+                    'state', coalesce(array_to_json(states), '[]'),
+                    'online', coalesce(array_to_json(online), '[]')
+                  )::text AS body
+           FROM (SELECT array_agg(l.lamp_id ORDER BY l.lamp_id) AS ids,
+                        array_agg(round(l.lat * 1e6) / 1e6 ORDER BY l.lamp_id) AS lats,
+                        array_agg(round(l.lon * 1e6) / 1e6 ORDER BY l.lamp_id) AS lons,
+                        array_agg(array_position(%(states)s::text[], l.state) - 1 ORDER BY l.lamp_id) AS states,
+                        array_agg(s.online ORDER BY l.lamp_id) AS online
+                 FROM lamps l LEFT JOIN lamp_status s USING (lamp_id)
+                 WHERE l.lat IS NOT NULL AND l.lon IS NOT NULL) placed""",
+        {"generated_at": generated_at, "states": list(LAMP_STATES)},
+    ).fetchone()["body"]

@@ -2,29 +2,88 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
 import psycopg
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, Request, Response, status
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
 
 from api import problems
 from api.deps import Conn, Reader
 from api.problems import ProblemException
 from api.queries import fleet as queries
 from api.queries import limit_statement_time
-from api.schemas import ConnectivityCounts, Energy, FleetSummary
+from api.schemas import ConnectivityCounts, Energy, FleetMap, FleetSummary
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api/v1", tags=["fleet"], responses=problems.responses(401, 403))
 
 QUERY_TIMEOUT_S = 30.0
-# The summary is computed at most once per this many seconds in each server process and
-# shared by every caller in between: a dashboard on every desk must not cost the
-# database a summary each. `generated_at` tells its age.
+# The summary is recomputed at most once per this many seconds in each server process and
+# shared by every caller: a dashboard on every desk must not cost the database a summary
+# each. `generated_at` tells its age.
 CACHE_S = 30.0
-_refresh = threading.Lock()
+
+
+@dataclass(frozen=True, slots=True)
+class _Computed:
+    summary: FleetSummary
+    body: bytes  # the summary as JSON, encoded once for every caller
+    fresh_until: float  # time.monotonic()
+
+
+class SummaryCache:
+    """One application's fleet summary, kept in memory and refreshed in the background.
+
+    Only the first request of a process waits for a computation. Afterwards every request
+    is answered from memory at once; the first one to find the summary older than
+    `max_age_s` starts a refresh on a thread of its own, with a connection of its own,
+    and the summary it computes replaces the old one when it is ready
+    (stale-while-revalidate). A failed refresh is logged and the last summary is kept
+    until the next one succeeds.
+    """
+
+    def __init__(self, max_age_s: float = CACHE_S) -> None:
+        self.max_age_s = max_age_s
+        self._current: _Computed | None = None
+        self._first = threading.Lock()  # callers arriving before the first summary wait for it
+        self._refreshing = threading.Lock()  # held by the one background refresh running
+        self.refresh_failures = 0
+
+    def get(self, conn: psycopg.Connection, pool: ConnectionPool, time_zone: str) -> _Computed:
+        current = self._current
+        if current is None:
+            with self._first:
+                if self._current is None:
+                    self._current = self._compute(conn, time_zone)
+                return self._current
+        if current.fresh_until <= time.monotonic() and self._refreshing.acquire(blocking=False):
+            threading.Thread(
+                target=self._refresh, args=(pool, time_zone), name="fleet-summary-refresh", daemon=True
+            ).start()
+        return current
+
+    def _compute(self, conn: psycopg.Connection, time_zone: str) -> _Computed:
+        summary = compute_summary(conn, time_zone)
+        return _Computed(summary, summary.model_dump_json().encode(), time.monotonic() + self.max_age_s)
+
+    def _refresh(self, pool: ConnectionPool, time_zone: str) -> None:
+        try:
+            with pool.connection() as conn:
+                conn.row_factory = dict_row
+                self._current = self._compute(conn, time_zone)
+        except Exception:  # noqa: BLE001 - the last summary stays; the next stale request tries again
+            self.refresh_failures += 1
+            log.exception("the fleet summary could not be refreshed; the previous one is kept")
+        finally:
+            self._refreshing.release()
 
 
 @router.get(
@@ -33,18 +92,27 @@ _refresh = threading.Lock()
     summary="Lamps by state and connection, lamps out, energy today and this month, dead letters",
     description="Energy: per lamp, the rise of its cumulative energy_wh between its first and last reading "
     "within the local day (month), summed over lamps, in kWh. Days and months are the town's (time_zone). "
-    f"Computed at most once per {CACHE_S:.0f} s by each server process; generated_at says when.",
+    f"Recomputed in the background at most once per {CACHE_S:.0f} s by each server process, never while a"
+    " caller waits (except the very first); generated_at says when.",
     responses=problems.responses(503),
 )
-def fleet_summary(conn: Conn, who: Reader, request: Request) -> FleetSummary:
+def fleet_summary(conn: Conn, who: Reader, request: Request) -> Response:
     state = request.app.state
-    # One computation at a time: callers arriving meanwhile wait for it rather than start their own.
-    with _refresh:
-        cached = getattr(state, "fleet_summary", None)
-        if cached is None or cached[0] <= time.monotonic():
-            summary = compute_summary(conn, state.settings.town_timezone)
-            cached = state.fleet_summary = (time.monotonic() + CACHE_S, summary)
-    return cached[1]
+    computed = state.fleet_summary.get(conn, state.pool, state.settings.town_timezone)
+    return Response(computed.body, media_type="application/json")
+
+
+@router.get(
+    "/fleet/map",
+    response_model=FleetMap,
+    summary="Every lamp's position, state and connection, compactly, for drawing the fleet map",
+    description="One answer for the whole fleet, as parallel arrays in lamp id order (item i of each array is "
+    "the same lamp), rather than pages of full lamp records: a city's map is a few bytes per lamp. Lamps "
+    "without coordinates are only counted (without_position). Retired lamps are included, with their state.",
+)
+def fleet_map(conn: Conn, who: Reader) -> Response:
+    generated_at = datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
+    return Response(queries.fleet_map_json(conn, generated_at), media_type="application/json")
 
 
 def compute_summary(conn: psycopg.Connection, time_zone: str) -> FleetSummary:

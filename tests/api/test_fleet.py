@@ -11,6 +11,8 @@ from psycopg.rows import dict_row
 
 from api.deps import Role
 from api.queries.fleet import calendar_periods, energy_wh
+from api.routes.fleet import SummaryCache
+from api.schemas import FleetMap, FleetSummary
 from core.settings import Settings
 from tests.api.factories import make_user
 from tests.api.fleet_factories import (
@@ -23,6 +25,7 @@ from tests.api.fleet_factories import (
     make_lamp,
     set_status,
 )
+from tests.helpers import wait_until
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -130,3 +133,85 @@ def test_an_empty_fleet_has_zeros(db, database_url):
     assert summary["lamps_total"] == 0 and summary["lamps_out"] == 0
     assert summary["energy"]["today_kwh"] == 0 and summary["energy"]["month_kwh"] == 0
     assert summary["connectivity"] == {"online": 0, "offline": 0, "unknown": 0}
+
+
+def test_the_summary_answers_what_its_schema_says(db, database_url):
+    make_lamp(db, "E1")
+    auth = bearer(make_user(db, Role.TECHNICIAN))
+    with api_client(database_url) as client:
+        response = client.get("/api/v1/fleet/summary", headers=auth)
+    assert response.headers["content-type"] == "application/json"
+    assert FleetSummary.model_validate(response.json()).lamps_total == 1
+
+
+def summary_total(client, auth) -> int:
+    response = client.get("/api/v1/fleet/summary", headers=auth)
+    assert response.status_code == 200, response.text
+    return response.json()["lamps_total"]
+
+
+def test_a_stale_summary_is_answered_at_once_while_a_new_one_is_computed(db, database_url):
+    make_lamp(db, "E1")
+    auth = bearer(make_user(db, Role.TECHNICIAN))
+    with api_client(database_url) as client:
+        client.app.state.fleet_summary = cache = SummaryCache(max_age_s=0)  # always stale
+        assert summary_total(client, auth) == 1  # the first caller waits for the first summary
+        make_lamp(db, "E2")
+        # While the inventory is locked, a refresh cannot read it; callers still get the last summary.
+        with psycopg.connect(database_url) as locker:
+            locker.execute("LOCK TABLE lamps IN ACCESS EXCLUSIVE MODE")
+            assert summary_total(client, auth) == 1  # starts a refresh, which now waits for the lock
+            assert summary_total(client, auth) == 1  # and is not started twice
+            locker.rollback()
+        wait_until(lambda: summary_total(client, auth) == 2, 30, what="the refreshed summary")
+    assert cache.refresh_failures == 0
+
+
+def test_a_failed_refresh_keeps_the_last_summary(db, database_url):
+    make_lamp(db, "E1")
+    auth = bearer(make_user(db, Role.TECHNICIAN))
+    with api_client(database_url) as client:
+        client.app.state.fleet_summary = cache = SummaryCache(max_age_s=0)
+        assert summary_total(client, auth) == 1
+        db.execute("ALTER TABLE dead_letters RENAME TO dead_letters_away")  # the next refresh fails
+        try:
+            assert summary_total(client, auth) == 1
+            wait_until(lambda: cache.refresh_failures >= 1, 30, what="the failed refresh")
+            assert summary_total(client, auth) == 1
+        finally:
+            db.execute("ALTER TABLE dead_letters_away RENAME TO dead_letters")
+        make_lamp(db, "E2")
+        wait_until(lambda: summary_total(client, auth) == 2, 30, what="a refresh after the failure")
+
+
+def test_the_map_has_every_placed_lamp_as_parallel_arrays_in_id_order(db, database_url):
+    make_lamp(db, "M2", lat=48.8566123456, lon=2.3522987654, state="faulty")
+    make_lamp(db, "M1", lat=48.85, lon=2.35)
+    make_lamp(db, "M3", lat=-33.5, lon=-70.25, state="retired")
+    make_lamp(db, "M4", state="planned")  # no coordinates yet
+    make_lamp(db, "M5", lat=48.9)  # half a position is no position
+    set_status(db, "M1", True)
+    set_status(db, "M2", False)
+    auth = bearer(make_user(db, Role.ENERGY_MANAGER))
+    with api_client(database_url) as client:
+        response = client.get("/api/v1/fleet/map", headers=auth)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "application/json"
+    body = response.json()
+    FleetMap.model_validate(body)
+    assert (body["lamps"], body["without_position"]) == (3, 2)
+    assert body["lamp_id"] == ["M1", "M2", "M3"]
+    assert body["lat"] == [48.85, 48.856612, -33.5]
+    assert body["lon"] == [2.35, 2.352299, -70.25]
+    assert [body["states"][i] for i in body["state"]] == ["in_service", "faulty", "retired"]
+    assert body["online"] == [True, False, None]
+    generated_at = datetime.fromisoformat(body["generated_at"])
+    assert abs(datetime.now(timezone.utc) - generated_at) < timedelta(minutes=5)
+
+
+def test_an_empty_fleet_has_an_empty_map(db, database_url):
+    auth = bearer(make_user(db, Role.TECHNICIAN))
+    with api_client(database_url) as client:
+        body = client.get("/api/v1/fleet/map", headers=auth).json()
+    assert (body["lamps"], body["without_position"]) == (0, 0)
+    assert body["lamp_id"] == body["lat"] == body["lon"] == body["state"] == body["online"] == []

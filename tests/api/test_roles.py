@@ -82,6 +82,7 @@ TABLE: dict[tuple[str, str], tuple[Request, dict[str, int]]] = {
     ("POST", "/api/v1/unknown-lamps/{lamp_id}/dismiss"): (fixed("/api/v1/unknown-lamps/U2/dismiss"), admin_only(200)),
     # fleet and operations
     ("GET", "/api/v1/fleet/summary"): (fixed("/api/v1/fleet/summary"), any_role(200)),
+    ("GET", "/api/v1/fleet/map"): (fixed("/api/v1/fleet/map"), any_role(200)),
     ("GET", "/metrics"): (fixed("/metrics"), any_role(200)),
     # accounts: signing in is open; one's own account and tokens for any role
     ("POST", "/api/v1/auth/login"): (

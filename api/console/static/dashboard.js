@@ -8,7 +8,6 @@
   const SL = window.SL;
   const { config, t, h, api, fmt, STATES, STATE_COLOURS } = SL;
 
-  const PAGE_SIZE = 1000; // the API's largest page
   const SVG_LIMIT = 20000; // beyond this many lamps, draw on a canvas instead of SVG elements
 
   // Unknown lamp ids are for those who commission lamps (as in the API).
@@ -90,9 +89,16 @@
   }
 
   function popupContent(lamp) {
+    // The map knows only id, position, state and connection: the name and street come when asked for.
+    const title = h("strong", {}, lamp.lamp_id);
+    const sub = h("p", { class: "muted" }, lamp.lamp_id);
+    api("/api/v1/lamps/" + encodeURIComponent(lamp.lamp_id)).then((detail) => {
+      title.textContent = detail.name || detail.lamp_id;
+      sub.textContent = detail.lamp_id + (detail.street ? " · " + detail.street : "");
+    }).catch(() => {}); // the popup still leads to the lamp's page
     return h("div", { class: "lamp-popup" },
-      h("p", { class: "lamp-popup-title" }, h("strong", {}, lamp.name || lamp.lamp_id)),
-      h("p", { class: "muted" }, lamp.lamp_id, lamp.street ? " · " + lamp.street : ""),
+      h("p", { class: "lamp-popup-title" }, title),
+      sub,
       h("p", {}, SL.stateBadge(lamp.state), " ", SL.onlineBadge(lamp.online)),
       h("p", {}, h("a", { class: "btn btn-primary btn-small", href: "/lamps/" + encodeURIComponent(lamp.lamp_id) },
         t("dashboard.map.open_lamp"))));
@@ -135,19 +141,14 @@
     element.setAttribute("data-online", String(lamp.online));
   }
 
-  function drawLamps(lamps) {
+  function drawLamps(lamps, withoutPosition) {
     if (!map) return;
     if (!renderer) renderer = lamps.length > SVG_LIMIT ? L.canvas({ padding: 0.5 }) : L.svg({ padding: 0.5 });
     const seen = new Set();
     const bounds = [];
-    let withoutPosition = 0;
     // Lamps in service first, so that problem lamps are drawn on top of them.
     const order = [...lamps].sort((a, b) => (a.state === "in_service" ? 0 : 1) - (b.state === "in_service" ? 0 : 1));
     for (const lamp of order) {
-      if (typeof lamp.lat !== "number" || typeof lamp.lon !== "number") {
-        withoutPosition += 1;
-        continue;
-      }
       seen.add(lamp.lamp_id);
       bounds.push([lamp.lat, lamp.lon]);
       let marker = markers.get(lamp.lamp_id);
@@ -181,28 +182,32 @@
       : t("dashboard.map.note");
   }
 
-  async function fetchAllLamps() {
-    const items = [];
-    let total = Infinity;
-    for (let offset = 0; offset < total; offset += PAGE_SIZE) {
-      const page = await api("/api/v1/lamps", { params: { limit: PAGE_SIZE, offset } });
-      total = page.total;
-      items.push(...page.items);
-      if (page.items.length < PAGE_SIZE) break;
+  /** Every lamp on the map, from one compact answer (parallel arrays) rather than pages of full records. */
+  async function fetchMapLamps() {
+    const columns = await api("/api/v1/fleet/map");
+    const lamps = new Array(columns.lamp_id.length);
+    for (let i = 0; i < lamps.length; i += 1) {
+      lamps[i] = {
+        lamp_id: columns.lamp_id[i],
+        lat: columns.lat[i],
+        lon: columns.lon[i],
+        state: columns.states[columns.state[i]],
+        online: columns.online[i],
+      };
     }
-    return items;
+    return { lamps, withoutPosition: columns.without_position };
   }
 
   // ------------------------------------------------------------------ refresh
 
   async function refresh() {
     try {
-      const [summary, lamps] = await Promise.all([api("/api/v1/fleet/summary"), fetchAllLamps()]);
+      const [summary, onMap] = await Promise.all([api("/api/v1/fleet/summary"), fetchMapLamps()]);
       SL.showError(errorBox, "");
       renderSummary(summary);
       lampsById.clear();
-      for (const lamp of lamps) lampsById.set(lamp.lamp_id, lamp);
-      drawLamps(lamps);
+      for (const lamp of onMap.lamps) lampsById.set(lamp.lamp_id, lamp);
+      drawLamps(onMap.lamps, onMap.withoutPosition);
     } catch (err) {
       SL.showError(errorBox, SL.errorText(err));
       throw err;
