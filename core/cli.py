@@ -170,6 +170,28 @@ def _parse_time(value: str | None) -> datetime | None:
     return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
 
 
+def _parse_failure_mix(value: str | None) -> dict[str, float] | None:
+    """`capacitor_ageing=0.5,photocell=3` -> {"capacitor_ageing": 0.5, "photocell": 3.0}, checked."""
+    if not value:
+        return None
+    from simulators.failures import FailureConfig, with_mode_weights
+
+    mix: dict[str, float] = {}
+    for part in value.split(","):
+        mode, sep, weight = part.partition("=")
+        try:
+            mix[mode.strip()] = float(weight)
+        except ValueError:
+            raise CliError(f"--failure-mix: {part.strip()!r} is not MODE=WEIGHT (e.g. cycling=2)") from None
+        if not sep:
+            raise CliError(f"--failure-mix: {part.strip()!r} is not MODE=WEIGHT (e.g. cycling=2)")
+    try:
+        with_mode_weights(FailureConfig(), mix)
+    except ValueError as exc:
+        raise CliError(f"--failure-mix: {exc}") from None
+    return mix
+
+
 def cmd_simulate_run(args, settings: Settings) -> None:
     from simulators.controllers import SimulationOptions, run_simulation
 
@@ -189,6 +211,7 @@ def cmd_simulate_run(args, settings: Settings) -> None:
         mqtt_username=settings.mqtt_username,
         mqtt_password=settings.mqtt_password.get_secret_value() if settings.mqtt_password else None,
         failure_scale=args.failure_scale,
+        failure_mix=_parse_failure_mix(args.failure_mix),
         outage_scale=args.outage_scale,
         connections=args.connections,
     )
@@ -496,6 +519,10 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--batch", type=int, default=1, help="readings per telemetry message")
         p.add_argument("--truth", help="write the ground-truth failure file here (CSV)")
         p.add_argument("--failure-scale", type=float, help="multiply the real failure rates (default: the engine's)")
+        p.add_argument(
+            "--failure-mix", metavar="MODE=WEIGHT,...",
+            help="multiply chosen failure modes' rates, e.g. capacitor_ageing=0.5,cycling=2 (others 1)",
+        )
         p.add_argument("--outage-scale", type=float, default=1.0, help="multiply how often controllers go offline")
         p.add_argument("--connections", default="shared", help="'shared' (a few MQTT connections) or 'per-lamp'")
         if name == "run":
@@ -541,4 +568,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run the imported module's main, not this copy's: `python -m core.cli` loads this file
+    # as __main__, and the packages' commands raise core.cli.CliError of the imported one.
+    from core.cli import main as imported_main
+
+    sys.exit(imported_main())

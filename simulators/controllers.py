@@ -32,6 +32,10 @@ log = logging.getLogger(__name__)
 BACKLOG_CHUNK = 100
 # Beyond this many lamps, one MQTT connection per lamp costs more than it shows.
 PER_LAMP_CONNECTION_LIMIT = 2000
+# paho numbers QoS 1 messages with 16 bits and refuses a message whose number is still
+# in use: with more than 65,535 unacknowledged messages on one connection, the next ones
+# would be dropped. Publishing waits for the broker below this many.
+MAX_UNACKNOWLEDGED = 20_000
 RETAINED_SETTLE_S = 0.5
 
 
@@ -55,6 +59,7 @@ class SimulationOptions:
     mqtt_username: str | None = None
     mqtt_password: str | None = None
     failure_scale: float | None = None  # None: the engine's default scale
+    failure_mix: dict[str, float] | None = None  # mode -> weight of its hazard (others 1)
     outage_scale: float = 1.0  # multiplies how often controllers lose their connection
     connections: str = "shared"
     client_id_prefix: str = "streetlight-sim"
@@ -88,14 +93,15 @@ class SimulationSummary:
 
 
 def failure_config(options: SimulationOptions):
-    from simulators.failures import FailureConfig
+    from simulators.failures import FailureConfig, with_mode_weights
 
     base = FailureConfig()
-    return FailureConfig(
+    config = FailureConfig(
         rate_scale=base.rate_scale if options.failure_scale is None else options.failure_scale,
         comm_loss_rate_per_year=base.comm_loss_rate_per_year * options.outage_scale,
         flaky_comm_loss_rate_per_year=base.flaky_comm_loss_rate_per_year * options.outage_scale,
     )
+    return with_mode_weights(config, options.failure_mix) if options.failure_mix else config
 
 
 def load_town(options: SimulationOptions):
@@ -132,6 +138,7 @@ class ControllerFleet:
         self._acknowledged = 0
         self._count_lock = threading.Lock()
         self._all_published = threading.Condition(self._count_lock)
+        self._room = threading.Condition(self._count_lock)
         self.links: list[_Link] = []
         self.link_of: dict[str, _Link] = {}
         groups = [[lid] for lid in lamp_ids] if self.per_lamp else [lamp_ids]
@@ -192,11 +199,18 @@ class ControllerFleet:
     def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
         with self._count_lock:
             self._acknowledged += 1
-            if self._acknowledged >= self._published:
+            pending = self._published - self._acknowledged
+            if pending <= 0:
                 self._all_published.notify_all()
+            if pending <= MAX_UNACKNOWLEDGED // 2:
+                self._room.notify_all()
 
     def publish(self, lamp_id: str, topic: str, payload: bytes, *, retain: bool = False) -> None:
-        # Queued while disconnected counts too: paho sends it after reconnecting.
+        # Queued while disconnected counts too: paho sends it after reconnecting. Beyond
+        # MAX_UNACKNOWLEDGED, wait for the broker (also through an outage) rather than lose it.
+        with self._count_lock:
+            if not self._room.wait_for(lambda: self._published - self._acknowledged < MAX_UNACKNOWLEDGED, 600):
+                log.error("the broker has not acknowledged %d messages for 10 minutes", MAX_UNACKNOWLEDGED)
         self.link_of[lamp_id].client.publish(topic, payload, qos=1, retain=retain)
         with self._count_lock:
             self._published += 1
@@ -413,6 +427,25 @@ class Simulation:
             if pending:
                 self._send_readings(lamp_id, pending)
         self._pending_batch.clear()
+
+    def answer_plans(self, stop: threading.Event, poll_s: float = 0.05, on_ready=None) -> SimulationSummary:
+        """Only receive, apply and answer plans, with no telemetry, until `stop` (the plan benchmark).
+
+        Each plan goes through the engine's own acceptance rules, as in `run`.
+        `on_ready()` is called once the fleet is connected and subscribed.
+        """
+        self.fleet.connect()
+        if on_ready:
+            on_ready()
+        try:
+            while not stop.is_set():
+                self._apply_plans(datetime.now(timezone.utc))
+                stop.wait(poll_s)
+            self._apply_plans(datetime.now(timezone.utc))
+            self.fleet.wait_all_published(timeout_s=60)
+        finally:
+            self.fleet.close()
+        return self.summary
 
     def _apply_plans(self, now: datetime) -> None:
         while True:

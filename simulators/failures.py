@@ -23,7 +23,7 @@ fails at its end. `progress` below is the share of that duration elapsed
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from enum import StrEnum
 
@@ -150,6 +150,39 @@ class FailureConfig:
             FailureMode.CYCLING: self.cycling_precursor_days,
             FailureMode.SUPPLY_LOSS: self.supply_precursor_days,
         }[mode]
+
+
+def with_mode_weights(config: FailureConfig, weights: dict[str, float]) -> FailureConfig:
+    """The same configuration with each named mode's hazard multiplied by its weight.
+
+    Gives a fleet another mix of failure modes (to check that a model does not only
+    work on the mix it was tuned on). HPS cycling follows a Weibull law of shape k in
+    burning hours, so its median life is scaled by weight^(-1/k); sudden failures are
+    a share of the others, so their share is moved to keep the weighted proportion.
+    """
+    unknown = sorted(set(weights) - {mode.value for mode in FailureMode})
+    if unknown:
+        known = ", ".join(mode.value for mode in FailureMode)
+        raise ValueError(f"unknown failure mode(s) {', '.join(unknown)}; the modes are {known}")
+    for mode, weight in weights.items():
+        if not (weight >= 0 and math.isfinite(weight)):
+            raise ValueError(f"the weight of {mode} must be a number >= 0, not {weight}")
+    w = {mode: float(weights.get(mode.value, 1.0)) for mode in FailureMode}
+    changes: dict[str, float] = {
+        "capacitor_rate_per_year": config.capacitor_rate_per_year * w[FailureMode.CAPACITOR_AGEING],
+        "led_string_rate_per_year": config.led_string_rate_per_year * w[FailureMode.LED_STRING],
+        "photocell_rate_per_year": config.photocell_rate_per_year * w[FailureMode.PHOTOCELL],
+        "water_ingress_rate_per_year": config.water_ingress_rate_per_year * w[FailureMode.WATER_INGRESS],
+        "led_cycling_rate_per_year": config.led_cycling_rate_per_year * w[FailureMode.CYCLING],
+        "supply_loss_rate_per_circuit_year": config.supply_loss_rate_per_circuit_year * w[FailureMode.SUPPLY_LOSS],
+    }
+    cycling = w[FailureMode.CYCLING]
+    changes["hps_rated_life_h"] = (
+        config.hps_rated_life_h * cycling ** (-1.0 / config.hps_weibull_shape) if cycling > 0 else math.inf
+    )
+    odds = config.sudden_share / (1.0 - config.sudden_share) * w[FailureMode.SUDDEN]
+    changes["sudden_share"] = min(odds / (1.0 + odds), 0.95)
+    return replace(config, **changes)
 
 
 @dataclass(slots=True)

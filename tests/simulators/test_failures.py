@@ -340,3 +340,22 @@ def test_repairs_follow_detection_and_return_the_lamp_to_service(natural):
         assert low - 1e-6 <= delay <= high + 1e-6
         events = recording.events_of(record.lamp_id, EventType.REPAIRED)
         assert any(datetime.fromisoformat(e["ts"]) == record.repaired_at for e in events)
+
+
+def test_mode_weights_multiply_each_named_modes_hazard():
+    from simulators.failures import with_mode_weights, weibull_hazard_per_h
+
+    base = FailureConfig()
+    mixed = with_mode_weights(base, {"capacitor_ageing": 0.5, "cycling": 2.0, "sudden": 3.0})
+    assert mixed.capacitor_rate_per_year == base.capacitor_rate_per_year * 0.5
+    assert mixed.led_cycling_rate_per_year == base.led_cycling_rate_per_year * 2.0
+    assert mixed.photocell_rate_per_year == base.photocell_rate_per_year  # not named: unchanged
+    age_h = np.array([5_000.0, 20_000.0])
+    ratio = weibull_hazard_per_h(age_h, mixed.hps_rated_life_h, 3.0) / weibull_hazard_per_h(
+        age_h, base.hps_rated_life_h, 3.0
+    )
+    assert np.allclose(ratio, 2.0)  # HPS cycling: twice the hazard at every age
+    odds = base.sudden_share / (1 - base.sudden_share)
+    assert mixed.sudden_share / (1 - mixed.sudden_share) == pytest.approx(3.0 * odds)
+    with pytest.raises(ValueError, match="unknown failure mode"):
+        with_mode_weights(base, {"gremlins": 2.0})
