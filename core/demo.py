@@ -37,7 +37,29 @@ def _load_demo_town(database_url: str, lamps: int) -> int:
         town = generate_town(lamps, seed=DEMO_SEED)
         parsed = inventory.parse_inventory(town_to_csv_bytes(town), "demo-town.csv")
         report = inventory.import_inventory(conn, parsed)
+        _demo_dimming(conn)
         return report.inserted
+
+
+def _demo_dimming(conn) -> None:
+    """A part-night profile for the whole demo town, so that plans, the dimming pages and the
+    estimated savings have something to show from the first start (the energy account may change it)."""
+    from dimming import store
+    from dimming.profiles import ProfileSpec, Step
+
+    spec = ProfileSpec(
+        name="Demo town: part-night",
+        description="Full light in the evening, 40 % from 23:00 to 05:00, off at dawn",
+        twilight="sunset",
+        steps=[
+            Step(anchor="dusk", offset_min=0, level=100),
+            Step(anchor="clock", time="23:00", level=40),
+            Step(anchor="clock", time="05:00", level=100),
+            Step(anchor="dawn", offset_min=0, level=0),
+        ],
+    )
+    profile = store.create_profile(conn, spec, "demo")
+    store.assign(conn, "town", "", profile["id"], "demo")
 
 
 DEMO_ACCOUNTS = (("technician", "technician"), ("energy", "energy_manager"), ("admin", "admin"))

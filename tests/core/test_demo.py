@@ -62,6 +62,15 @@ def test_the_demo_runs_everything_and_keeps_its_data(tmp_path):
         # A day of history at one reading per 10 minutes, then live: at least 144 per lamp.
         wait_until(lambda: readings_in(data_dir) >= LAMPS * 144, 120, what="the backfilled day")
         wait_until(lambda: get(f"http://127.0.0.1:{port}/readyz")["status"] == "ready", 30, what="readiness")
+        # The demo town's part-night profile reaches every lamp: pushed, and applied by its controller.
+        lamp_id = get(f"http://127.0.0.1:{port}/api/v1/lamps?limit=1", token)["items"][0]["lamp_id"]
+        rule = get(f"http://127.0.0.1:{port}/api/v1/lamps/{lamp_id}/dimming", token)["rule"]
+        assert (rule["source"], rule["profile_name"]) == ("town", "Demo town: part-night")
+        wait_until(
+            lambda: get(f"http://127.0.0.1:{port}/api/v1/dimming/push-status", token)["counts"]["applied"] == LAMPS,
+            120,
+            what="every lamp's plan applied",
+        )
     finally:
         demo.send_signal(signal.SIGINT)
         assert demo.wait(60) == 0
