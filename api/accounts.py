@@ -1,7 +1,9 @@
 """Accounts, API tokens, console sessions and the login limit: plain functions taking a connection.
 
 Nothing here commits: the caller's transaction holds the change together with its
-audit entry. Hashes never leave this module; `User` and `Token` carry none.
+audit entry. Hashes never leave this module; `User` and `Token` carry none. Every
+change that can end or alter a signed-in principal empties the principals this
+process keeps in memory (`api.deps.forget_principals`).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import psycopg
 from psycopg.rows import class_row, dict_row, tuple_row
 
 from api import audit
-from api.deps import Role, sha256_hex
+from api.deps import Role, forget_principals, sha256_hex
 from api.security import (
     burn_verification,
     check_password_policy,
@@ -252,6 +254,7 @@ def update_user(
         (Role(role).value if role is not None else None, locale, display_name, active, before.user_id),
     )
     after = require_user(conn, username)
+    forget_principals()
     if before.active and not after.active:
         end_sessions(conn, after.user_id)
     return before, after
@@ -328,6 +331,7 @@ def revoke_token(conn: psycopg.Connection, token_id: int) -> Token | None:
     conn.execute(
         "UPDATE api_tokens SET revoked_at = coalesce(revoked_at, now()) WHERE token_id = %s", (token_id,)
     )
+    forget_principals()
     return get_token(conn, token_id)
 
 
@@ -344,11 +348,13 @@ def create_session(conn: psycopg.Connection, user_id: int, lifetime: timedelta) 
 
 
 def delete_session(conn: psycopg.Connection, session_id: str) -> bool:
+    forget_principals()
     return conn.execute("DELETE FROM sessions WHERE session_sha256 = %s", (sha256_hex(session_id),)).rowcount > 0
 
 
 def end_sessions(conn: psycopg.Connection, user_id: int, *, keep_session_id: str | None = None) -> int:
     keep = sha256_hex(keep_session_id) if keep_session_id else ""
+    forget_principals()
     return conn.execute(
         "DELETE FROM sessions WHERE user_id = %s AND session_sha256 <> %s", (user_id, keep)
     ).rowcount

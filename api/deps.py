@@ -9,12 +9,25 @@ Authentication accepts a bearer API token (scripts, integrations) or a console
 session cookie; `require_roles` answers 401 to the anonymous and 403 to a
 principal whose role is not allowed. Roles are checked on the server for every
 endpoint; the console only hides what a role cannot do.
+
+What authentication costs each request: who is asking is found on the same turn
+of the thread pool that takes the pooled connection (`connection`), in at most one
+statement, and the role check runs in the event loop, on no thread. A principal
+found in the database is kept in memory for `auth_cache_s` seconds (5 by default;
+0 keeps nothing), so most requests find it without a statement. A change made
+through this process's accounts functions (revocation, deactivation, role, locale,
+password, sign-out) empties that memory at once; one made elsewhere (another
+server process, the command line, the database itself) takes effect within
+`auth_cache_s` seconds. (A request looking the principal up while the change is not
+yet committed may keep the old one: it too is gone within that delay.)
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
@@ -52,14 +65,74 @@ def sha256_hex(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+# --- principals kept in memory ------------------------------------------------------------------------
+class PrincipalCache:
+    """Principals by the hash of their token or session id, each until a deadline; safe across threads.
+
+    Only found principals are kept (an unknown credential is looked up each time), and
+    at most `max_entries`: when full, the expired entries go, and if that is not
+    enough, all of them.
+    """
+
+    def __init__(self, max_entries: int = 10_000, clock: Callable[[], float] = time.monotonic) -> None:
+        self.max_entries = max_entries
+        self.clock = clock
+        self._entries: dict[str, tuple[Principal, float]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> Principal | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            if self.clock() >= entry[1]:
+                del self._entries[key]
+                return None
+            return entry[0]
+
+    def put(self, key: str, principal: Principal, keep_s: float) -> None:
+        if keep_s <= 0:
+            return
+        with self._lock:
+            now = self.clock()
+            if len(self._entries) >= self.max_entries:
+                self._entries = {k: e for k, e in self._entries.items() if e[1] > now}
+                if len(self._entries) >= self.max_entries:
+                    self._entries = {}
+            self._entries[key] = (principal, now + keep_s)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries = {}
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)
+
+
+# One per process: every application in it reads the same accounts tables.
+principals = PrincipalCache()
+
+
+def forget_principals() -> None:
+    """Called by every change to accounts, tokens and sessions, so that this process sees it at once."""
+    principals.clear()
+
+
+# --- the connection, and who is asking ----------------------------------------------------------------
 def get_pool(request: Request) -> ConnectionPool:
     return request.app.state.pool
 
 
 def connection(request: Request) -> Iterator[psycopg.Connection]:
-    """A pooled connection with dict rows; committed when the request succeeds."""
+    """A pooled connection with dict rows; committed when the request succeeds.
+
+    A request that carries credentials has them checked here, on the thread that
+    took the connection, so that `require_roles` needs neither a thread nor I/O.
+    """
     with get_pool(request).connection() as conn:
         conn.row_factory = dict_row
+        authenticate(request, conn)
         yield conn
 
 
@@ -76,37 +149,75 @@ def _bearer_token(request: Request) -> str | None:
     return None
 
 
-def authenticate(request: Request, conn: psycopg.Connection) -> Principal | None:
+# One statement: the token's principal, and its use recorded when the record is a
+# minute old or more (to the minute: a write per request would cost more than the
+# request). A row another request is recording is skipped rather than waited for.
+_TOKEN_LOOKUP = """
+WITH found AS (
+    SELECT u.user_id, u.username, u.role, u.locale, t.token_id,
+           t.last_used_at IS NULL OR t.last_used_at < now() - interval '1 minute' AS stale
+    FROM api_tokens t JOIN users u USING (user_id)
+    WHERE t.token_sha256 = %s AND t.revoked_at IS NULL AND u.active
+), used AS (
+    UPDATE api_tokens SET last_used_at = now()
+    WHERE token_id IN (SELECT t.token_id FROM api_tokens t JOIN found f USING (token_id)
+                       WHERE f.stale FOR UPDATE OF t SKIP LOCKED)
+      AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')
+)
+SELECT user_id, username, role, locale FROM found"""
+
+_SESSION_LOOKUP = """
+SELECT u.user_id, u.username, u.role, u.locale, s.csrf_token,
+       extract(epoch FROM s.expires_at - now())::float8 AS expires_in_s
+FROM sessions s JOIN users u USING (user_id)
+WHERE s.session_sha256 = %s AND s.expires_at > now() AND u.active"""
+
+_UNRESOLVED = object()
+_STATE_KEY = "authenticated"  # request.state: the request's principal (or None) once looked for
+
+
+def _cache_s(request: Request) -> float:
+    settings = getattr(request.app.state, "settings", None)
+    return settings.auth_cache_s if settings is not None else 0.0
+
+
+def _look_up(request: Request, conn: psycopg.Connection) -> Principal | None:
     token = _bearer_token(request)
     if token is not None:
-        row = conn.execute(
-            """SELECT u.user_id, u.username, u.role, u.locale, t.token_id,
-                      t.last_used_at IS NULL OR t.last_used_at < now() - interval '1 minute' AS stale
-               FROM api_tokens t JOIN users u USING (user_id)
-               WHERE t.token_sha256 = %s AND t.revoked_at IS NULL AND u.active""",
-            (sha256_hex(token),),
-        ).fetchone()
+        token_sha256 = sha256_hex(token)
+        key = "token:" + token_sha256
+        if (known := principals.get(key)) is not None:
+            return known
+        row = conn.cursor(row_factory=dict_row).execute(_TOKEN_LOOKUP, (token_sha256,)).fetchone()
         if row is None:
             return None
-        if row["stale"]:
-            # Recorded to the minute: a write (and its commit) per request would
-            # cost more than the request itself.
-            conn.execute("UPDATE api_tokens SET last_used_at = now() WHERE token_id = %s", (row["token_id"],))
-        return Principal(row["user_id"], row["username"], Role(row["role"]), row["locale"], "token")
+        principal = Principal(row["user_id"], row["username"], Role(row["role"]), row["locale"], "token")
+        principals.put(key, principal, _cache_s(request))
+        return principal
     session_id = request.cookies.get(SESSION_COOKIE)
     if session_id:
-        row = conn.execute(
-            """SELECT u.user_id, u.username, u.role, u.locale, s.csrf_token
-               FROM sessions s JOIN users u USING (user_id)
-               WHERE s.session_sha256 = %s AND s.expires_at > now() AND u.active""",
-            (sha256_hex(session_id),),
-        ).fetchone()
+        session_sha256 = sha256_hex(session_id)
+        key = "session:" + session_sha256
+        if (known := principals.get(key)) is not None:
+            return known
+        row = conn.cursor(row_factory=dict_row).execute(_SESSION_LOOKUP, (session_sha256,)).fetchone()
         if row is None:
             return None
-        return Principal(
+        principal = Principal(
             row["user_id"], row["username"], Role(row["role"]), row["locale"], "session", row["csrf_token"]
         )
+        principals.put(key, principal, min(_cache_s(request), row["expires_in_s"]))
+        return principal
     return None
+
+
+def authenticate(request: Request, conn: psycopg.Connection) -> Principal | None:
+    """Who sent the request (bearer token first, then session cookie), or None; looked for once per request."""
+    found = getattr(request.state, _STATE_KEY, _UNRESOLVED)
+    if found is _UNRESOLVED:
+        found = _look_up(request, conn)
+        setattr(request.state, _STATE_KEY, found)
+    return found
 
 
 _UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -115,8 +226,10 @@ _UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 def require_roles(*roles: Role) -> Callable[..., Principal]:
     allowed = frozenset(roles)
 
-    def dependency(request: Request, conn: Conn) -> Principal:
-        principal = authenticate(request, conn)
+    # async: everything it needs was found by `connection` (a dependency of it), so it
+    # runs in the event loop instead of taking a turn of the thread pool.
+    async def dependency(request: Request, conn: Conn) -> Principal:
+        principal = getattr(request.state, _STATE_KEY, None)
         if principal is None:
             raise HTTPException(
                 status.HTTP_401_UNAUTHORIZED,

@@ -59,6 +59,11 @@ class Settings(BaseSettings):
     prediction_horizon_days: int = Field(14, ge=1, le=90, description="A lamp counts as failing if it fails within this many days")
     crew_visits_per_day: int = Field(20, ge=1, description="Lamps the crews can visit per day: the k of precision at k")
     scoring_hour: int = Field(2, ge=0, le=23, description="Hour (town time) of the nightly scoring job")
+    model_retrain_weekday: str = Field(
+        "sun", pattern="^(mon|tue|wed|thu|fri|sat|sun|)$",
+        description="Night (mon..sun) the nightly job retrains the model before scoring; empty: never",
+    )
+    model_training_days: int = Field(365, ge=60, description="Days of history the nightly retraining learns from")
 
     # Dimming (dimming/)
     dimming_min_level: int = Field(0, ge=0, le=100, description="Lowest level a profile step may set (0 allows off)")
@@ -73,6 +78,11 @@ class Settings(BaseSettings):
         False,
         description="Mark the session cookie Secure even on plain-HTTP requests (behind a TLS proxy that does"
         " not say so); it is always Secure on HTTPS requests",
+    )
+    auth_cache_s: float = Field(
+        5.0, ge=0, le=60,
+        description="How long each server process keeps a signed-in principal in memory (0: not at all); a"
+        " revocation, deactivation or role change made elsewhere takes effect within this delay",
     )
 
     @field_validator("topic_prefix")

@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 from psycopg_pool import ConnectionPool
 
 from api.app import create_app
-from api.deps import Role
+from api.deps import Role, forget_principals
 from tests.api.factories import make_user
 
 
@@ -50,9 +50,11 @@ def test_a_revoked_token_or_inactive_user_is_refused(client, db):
     auth = {"Authorization": f"Bearer {token}"}
     assert client.get("/api/v1/lamps", headers=auth).status_code == 200
     db.execute("UPDATE users SET active = false WHERE username = 'tech-a'")
+    forget_principals()  # as once the delay has passed (tests/api/test_auth.py)
     assert client.get("/api/v1/lamps", headers=auth).status_code == 401
     db.execute("UPDATE users SET active = true WHERE username = 'tech-a'")
     db.execute("UPDATE api_tokens SET revoked_at = now()")
+    forget_principals()
     assert client.get("/api/v1/lamps", headers=auth).status_code == 401
 
 

@@ -1,6 +1,10 @@
-"""Signing in to the console, sessions and CSRF, the sign-in limit, one's own account, API tokens."""
+"""Signing in to the console, sessions and CSRF, the sign-in limit, one's own account, API tokens,
+and the principals each server process keeps in memory for a few seconds."""
 
 from __future__ import annotations
+
+import threading
+from datetime import timedelta
 
 import psycopg
 import pytest
@@ -8,8 +12,9 @@ from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from psycopg_pool import ConnectionPool
 
+from api import deps
 from api.app import create_app
-from api.deps import SESSION_COOKIE, Role, sha256_hex
+from api.deps import SESSION_COOKIE, Principal, PrincipalCache, Role, sha256_hex
 from core.settings import Settings
 from tests.api.factories import PASSWORD, make_account, make_user
 
@@ -337,3 +342,175 @@ def test_anonymous_requests_are_refused(client):
     assert client.get("/api/v1/auth/tokens").status_code == 401
     assert client.post("/api/v1/auth/tokens", json={}).status_code == 401
     assert client.post("/api/v1/auth/logout").status_code == 401
+
+
+# --- principals kept in memory ---------------------------------------------------------------------------
+CACHE_S = Settings(_env_file=None).auth_cache_s
+
+
+class Clock:
+    """The memory's clock, moved by hand: no test waits for the delay to pass."""
+
+    def __init__(self) -> None:
+        self.now_s = 1000.0
+
+    def __call__(self) -> float:
+        return self.now_s
+
+
+@pytest.fixture
+def clock(monkeypatch) -> Clock:
+    fake = Clock()
+    monkeypatch.setattr(deps.principals, "clock", fake)
+    deps.forget_principals()
+    yield fake
+    deps.forget_principals()
+
+
+def test_the_delay_is_a_few_seconds_by_default():
+    assert 0 < CACHE_S <= 5
+
+
+def test_a_token_revoked_elsewhere_is_refused_within_the_delay(client, db, clock):
+    bearer = TestClient(client.app, headers={"Authorization": f"Bearer {make_user(db, Role.TECHNICIAN, 'tom')}"})
+    assert bearer.get("/api/v1/auth/me").status_code == 200
+    # Revoked by another server process or the command line: this process learns it from the database.
+    db.execute("UPDATE api_tokens SET revoked_at = now()")
+    clock.now_s += CACHE_S - 0.1
+    assert bearer.get("/api/v1/auth/me").status_code == 200, "still the principal in memory"
+    clock.now_s += 0.1
+    assert bearer.get("/api/v1/auth/me").status_code == 401
+    clock.now_s += 60
+    assert bearer.get("/api/v1/auth/me").status_code == 401, "a refused token is not kept"
+
+
+def test_an_account_deactivated_elsewhere_is_refused_within_the_delay(app, db, clock):
+    bearer = TestClient(app, headers={"Authorization": f"Bearer {make_user(db, Role.TECHNICIAN, 'tom')}"})
+    console = TestClient(app)
+    sign_in(console)
+    assert bearer.get("/api/v1/lamps").status_code == 200
+    assert console.get("/api/v1/auth/me").status_code == 200
+    db.execute("UPDATE users SET active = false")
+    clock.now_s += CACHE_S
+    assert bearer.get("/api/v1/lamps").status_code == 401
+    assert console.get("/api/v1/auth/me").status_code == 401
+
+
+def test_a_role_changed_elsewhere_applies_within_the_delay(app, db, clock):
+    admin = TestClient(app, headers={"Authorization": f"Bearer {make_user(db, Role.ADMIN, 'ada')}"})
+    make_user(db, Role.ADMIN, "bea")  # so that ada is not the last administrator
+    assert admin.get("/api/v1/users").status_code == 200
+    db.execute("UPDATE users SET role = 'technician' WHERE username = 'ada'")
+    clock.now_s += CACHE_S
+    assert admin.get("/api/v1/users").status_code == 403
+    assert admin.get("/api/v1/auth/me").json()["role"] == "technician"
+    db.execute("UPDATE users SET role = 'admin' WHERE username = 'ada'")
+    clock.now_s += CACHE_S
+    assert admin.get("/api/v1/users").status_code == 200
+
+
+def test_changes_made_through_this_process_apply_at_once(app, db, clock):
+    admin = TestClient(app, headers={"Authorization": f"Bearer {make_user(db, Role.ADMIN, 'ada')}"})
+    tom = TestClient(app, headers={"Authorization": f"Bearer {make_user(db, Role.TECHNICIAN, 'tom')}"})
+    assert tom.get("/api/v1/auth/me").json()["role"] == "technician"
+    assert admin.patch("/api/v1/users/tom", json={"role": "energy_manager"}).status_code == 200
+    assert tom.get("/api/v1/auth/me").json()["role"] == "energy_manager"
+    assert admin.patch("/api/v1/users/tom", json={"active": False}).status_code == 200
+    assert tom.get("/api/v1/auth/me").status_code == 401
+    assert admin.patch("/api/v1/users/tom", json={"active": True}).status_code == 200
+    [toms] = admin.get("/api/v1/auth/tokens", params={"username": "tom"}).json()
+    assert tom.get("/api/v1/auth/me").status_code == 200
+    assert admin.delete(f"/api/v1/auth/tokens/{toms['token_id']}").status_code == 204
+    assert tom.get("/api/v1/auth/me").status_code == 401
+
+
+def test_a_session_in_memory_ends_when_it_expires(client, db, clock):
+    sign_in(client)
+    db.execute("UPDATE sessions SET expires_at = now() + interval '2 seconds'")
+    assert client.get("/api/v1/auth/me").status_code == 200
+    # 2.5 s later (less than the delay), for the database as for the memory:
+    db.execute("UPDATE sessions SET expires_at = expires_at - interval '2.5 seconds'")
+    clock.now_s += 2.5
+    assert client.get("/api/v1/auth/me").status_code == 401, "kept no longer than the session lasts"
+
+
+def test_a_session_in_memory_still_needs_its_csrf_token(client, clock):
+    csrf = sign_in(client)
+    assert client.get("/api/v1/auth/me").status_code == 200  # now in memory
+    assert client.post("/api/v1/auth/tokens", json={"name": "x"}).status_code == 403
+    assert client.post("/api/v1/auth/tokens", json={"name": "x"}, headers={"X-CSRF-Token": "wrong"}).status_code == 403
+    assert client.post("/api/v1/auth/tokens", json={"name": "x"}, headers={"X-CSRF-Token": csrf}).status_code == 201
+
+
+def test_with_no_delay_nothing_is_kept(pool, db, clock):
+    app = create_app(pool, settings=Settings(_env_file=None, auth_cache_s=0))
+    bearer = TestClient(app, headers={"Authorization": f"Bearer {make_user(db, Role.TECHNICIAN, 'tom')}"})
+    assert bearer.get("/api/v1/auth/me").status_code == 200
+    assert len(deps.principals) == 0
+    db.execute("UPDATE api_tokens SET revoked_at = now()")
+    assert bearer.get("/api/v1/auth/me").status_code == 401
+
+
+def test_token_use_is_recorded_at_most_once_a_minute(pool, db, clock):
+    app = create_app(pool, settings=Settings(_env_file=None, auth_cache_s=0))  # every request reads the database
+    bearer = TestClient(app, headers={"Authorization": f"Bearer {make_user(db, Role.TECHNICIAN, 'tom')}"})
+
+    def last_used():
+        return db.execute("SELECT last_used_at FROM api_tokens").fetchone()[0]
+
+    assert last_used() is None
+    assert bearer.get("/api/v1/auth/me").status_code == 200
+    first = last_used()
+    assert first is not None
+    db.execute("UPDATE api_tokens SET last_used_at = last_used_at - interval '50 seconds'")
+    assert bearer.get("/api/v1/auth/me").status_code == 200
+    assert last_used() == first - timedelta(seconds=50), "less than a minute old: not written again"
+    db.execute("UPDATE api_tokens SET last_used_at = last_used_at - interval '11 seconds'")
+    assert bearer.get("/api/v1/auth/me").status_code == 200
+    assert last_used() > first, "a minute old: recorded again"
+
+
+def test_token_use_is_not_recorded_for_a_revoked_token(pool, db, clock):
+    app = create_app(pool, settings=Settings(_env_file=None, auth_cache_s=0))
+    bearer = TestClient(app, headers={"Authorization": f"Bearer {make_user(db, Role.TECHNICIAN, 'tom')}"})
+    db.execute("UPDATE api_tokens SET revoked_at = now()")
+    assert bearer.get("/api/v1/auth/me").status_code == 401
+    assert db.execute("SELECT last_used_at FROM api_tokens").fetchone()[0] is None
+
+
+def test_the_memory_is_safe_across_threads_and_bounded():
+    memory = PrincipalCache(max_entries=50)
+    principals = [Principal(i, f"user{i}", Role.TECHNICIAN, "fr", "token") for i in range(200)]
+    errors = []
+
+    def use(offset: int) -> None:
+        try:
+            for round_ in range(200):
+                for p in principals[offset::4]:
+                    memory.put(f"k{p.user_id}", p, 5.0)
+                    found = memory.get(f"k{p.user_id}")
+                    assert found is None or found == p
+                if round_ % 50 == 0:
+                    memory.clear()
+        except Exception as exc:  # noqa: BLE001 - reported by the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=use, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len(memory) <= 50
+
+
+def test_the_memory_forgets_expired_entries_first_when_full():
+    clock = Clock()
+    memory = PrincipalCache(max_entries=3, clock=clock)
+    one, two, three, four = (Principal(i, f"u{i}", Role.ADMIN, "en", "token") for i in range(4))
+    memory.put("a", one, 1.0)
+    memory.put("b", two, 10.0)
+    memory.put("c", three, 10.0)
+    clock.now_s += 2
+    memory.put("d", four, 10.0)
+    assert (memory.get("a"), memory.get("b"), memory.get("c"), memory.get("d")) == (None, two, three, four)
