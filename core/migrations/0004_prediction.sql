@@ -23,6 +23,7 @@ CREATE TABLE lamp_predictions (
     horizon_days  integer NOT NULL,
     model_version text NOT NULL REFERENCES model_versions (version),
     -- [{"feature": "...", "text": "power factor fell from 0.96 to 0.88 over 10 days",
+    --   "text_fr": "le facteur de puissance a baissé de 0,96 à 0,88 en 10 jours",
     --   "signal": "power_factor", "weight": 0.31}, ...], strongest first
     reasons       jsonb NOT NULL DEFAULT '[]'::jsonb,
     PRIMARY KEY (lamp_id, scored_at)

@@ -1,0 +1,161 @@
+"""Judging a stored model against the simulator's ground truth (`streetlight model evaluate`).
+
+The ground-truth file (`streetlight simulate history --truth FILE`) says which lamp failed,
+when, of what mode and whether a precursor showed first. It is read here only, to judge:
+the model still scores features computed from the service's database. Lamp-days are
+labelled from the file (a failure in the horizon after the day), the lamp-days on which
+the database shows the lamp out are left out, and the model and every rule baseline are
+judged with the same metrics as in training (models/metrics.py).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+
+from models import baselines, dataset, metrics
+from models import features as feature_table
+from models import labels as label_table
+from models.registry import LoadedModel
+
+Progress = Callable[[str], None]
+TRUTH_REQUIRED = ("lamp_id", "mode", "failed_at", "had_precursor", "outcome")
+
+
+class TruthFileError(ValueError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    start: date
+    end: date
+    k: int
+    results: dict[str, metrics.Metrics]
+    by_mode: dict[str, tuple[int, int]]  # mode -> (caught at least lead_days ahead, failures)
+
+    def describe(self) -> str:
+        lines = [
+            f"days {self.start} to {self.end - timedelta(days=1)}, k = {self.k}",
+            metrics.format_table(self.results, self.k),
+            "",
+            "model, failures caught by mode:",
+        ]
+        for mode, (caught, n) in sorted(self.by_mode.items()):
+            lines.append(f"  {mode:<18} {caught:>4}/{n:<4} {100 * caught / n:5.1f} %" if n else f"  {mode:<18} 0/0")
+        model = self.results["model"]
+        best = max((m.pr_auc for name, m in self.results.items() if name != "model" and not math.isnan(m.pr_auc)),
+                   default=math.nan)
+        if not math.isnan(best) and best > 0:
+            lines.append(f"PR-AUC model / best baseline: {model.pr_auc:.3f} / {best:.3f} = {model.pr_auc / best:.2f}")
+        return "\n".join(lines)
+
+
+def read_truth(path: Path, timezone_name: str, modes: Sequence[str] | None = None) -> pd.DataFrame:
+    """Failures of the truth file (outcome 'failed'): lamp_id, mode, failed_at (UTC), day (local), had_precursor."""
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            missing = [c for c in TRUTH_REQUIRED if c not in (reader.fieldnames or [])]
+            if missing:
+                raise TruthFileError(f"{path}: not a ground-truth file, it lacks the column(s) {', '.join(missing)}")
+            rows = [row for row in reader if row["outcome"] == "failed"]
+    except FileNotFoundError:
+        raise TruthFileError(f"no such file: {path}") from None
+    zone = ZoneInfo(timezone_name)
+    records = []
+    for line, row in enumerate(rows, start=2):
+        try:
+            failed_at = datetime.fromisoformat(row["failed_at"])
+        except ValueError:
+            raise TruthFileError(f"{path}: failed_at {row['failed_at']!r} is not a time") from None
+        records.append((row["lamp_id"], row["mode"], failed_at, failed_at.astimezone(zone).date(),
+                        row["had_precursor"].strip().lower() == "true"))
+    frame = pd.DataFrame(records, columns=["lamp_id", "mode", "failed_at", "day", "had_precursor"])
+    if modes:
+        unknown = sorted(set(modes) - set(frame["mode"]))
+        frame = frame[frame["mode"].isin(list(modes))]
+        if unknown and frame.empty:
+            raise TruthFileError(f"{path}: no failure of mode(s) {', '.join(unknown)}")
+    return frame.reset_index(drop=True)
+
+
+def truth_labels(index: pd.MultiIndex, truth: pd.DataFrame, horizon_days: int, timezone_name: str) -> np.ndarray:
+    """1 where the lamp fails (per the truth) in (end of day, end of day + horizon]."""
+    zone = ZoneInfo(timezone_name)
+    rows = index.to_frame(index=False)
+    day_values = pd.to_datetime(rows["day"])
+    distinct = day_values.drop_duplicates()
+    ends = {d: pd.Timestamp(datetime.combine(d.date() + timedelta(days=1), datetime.min.time(), zone)).tz_convert("UTC")
+            for d in distinct}
+    rows["day_end"] = day_values.map(ends)
+    rows["position"] = np.arange(len(rows))
+    failures = truth.loc[:, ["lamp_id", "failed_at"]].copy()
+    failures["failed_at"] = pd.to_datetime(failures["failed_at"], utc=True)
+    if failures.empty:
+        return np.zeros(len(rows), dtype=int)
+    merged = pd.merge_asof(
+        rows.sort_values("day_end"),
+        failures.sort_values("failed_at"),
+        left_on="day_end",
+        right_on="failed_at",
+        by="lamp_id",
+        direction="forward",
+        allow_exact_matches=False,
+    ).sort_values("position")
+    within = (merged["failed_at"] - merged["day_end"]) <= pd.Timedelta(days=horizon_days)
+    return within.fillna(False).to_numpy(dtype=int)
+
+
+def evaluate_model(
+    conn,
+    model: LoadedModel,
+    truth: pd.DataFrame,
+    start: date,
+    end: date,
+    *,
+    k: int,
+    timezone_name: str,
+    lead_days: int = 3,
+    chunk_lamps: int = 1_000,
+    progress: Progress | None = None,
+) -> Evaluation:
+    bundle = model.bundle
+    horizon = bundle.horizon_days
+    parts = []
+    ids = dataset.lamp_ids(conn)
+    done = 0
+    for chunk in dataset.chunked(ids, chunk_lamps):
+        frame = feature_table.build_features(conn, start, end, lamp_ids=list(chunk), time_zone=timezone_name)
+        frame = frame.loc[:, list(bundle.features)]
+        usable = label_table.build_labels(conn, frame.index, horizon, time_zone=timezone_name)["usable"].to_numpy(bool)
+        frame = frame[usable]
+        scores = pd.DataFrame({"label": truth_labels(frame.index, truth, horizon, timezone_name)}, index=frame.index)
+        scores["model"] = bundle.predict(frame)
+        for name, rule in baselines.BASELINES.items():
+            scores[name] = rule(frame)
+        parts.append(scores)
+        done += len(chunk)
+        if progress:
+            progress(f"scored {done}/{len(ids)} lamps over {(end - start).days} days")
+    scores = pd.concat(parts)
+    failures = metrics.failures_in_window(truth, start, end - timedelta(days=1), lead_days)
+    results = {}
+    for name in ["model", *baselines.BASELINES]:
+        results[name] = metrics.evaluate(
+            scores.loc[:, ["label"]].assign(score=scores[name]), failures, k=k, horizon_days=horizon, lead_days=lead_days
+        )
+    flagged = metrics.flag_top_k(scores.loc[:, ["label"]].assign(score=scores["model"]), k)
+    leads = metrics.lead_days_of_failures(flagged, failures, horizon)
+    by_mode = {}
+    for mode, group in failures.groupby("mode"):
+        by_mode[str(mode)] = (int((leads[group.index] >= lead_days).sum()), len(group))
+    return Evaluation(start, end, k, results, by_mode)

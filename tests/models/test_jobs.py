@@ -1,0 +1,71 @@
+"""The nightly job: a failed retraining is recorded and the last good model keeps scoring."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from core.settings import Settings
+from models import features, jobs, registry
+from tests.models.conftest import Lamp, insert_lamp, insert_readings, night_reading
+from tests.models.test_score import power_factor_model
+
+TODAY = date(2026, 6, 11)  # a Thursday
+
+
+def settings(url: str, **changes) -> Settings:
+    return Settings(database_url=url, town_timezone="Europe/Paris", **changes)
+
+
+def fleet(conn) -> None:
+    lamps = [Lamp(f"L{i}") for i in range(1, 5)]
+    for lamp in lamps:
+        insert_lamp(conn, lamp.lamp_id)
+    for offset in range(5, 0, -1):
+        for lamp in lamps:
+            lamp.day(TODAY - timedelta(days=offset), night_reading(lamp))
+    insert_readings(conn, lamps)
+
+
+def test_a_failed_retraining_is_recorded_and_the_last_good_model_scores(ts_conn, timescale_url):
+    fleet(ts_conn)
+    features.refresh_daily(ts_conn, TODAY - timedelta(days=5), TODAY, time_zone="Europe/Paris")
+    good = registry.save_model(ts_conn, power_factor_model(), trained_from=TODAY, trained_to=TODAY, metrics={})
+
+    # Five days of history cannot train a model: the retraining fails.
+    outcome = jobs.run_nightly(settings(timescale_url, model_retrain_weekday="thu"), timescale_url, today=TODAY)
+
+    assert outcome.error is None
+    assert outcome.training_error and "TrainingError" in outcome.training_error
+    assert outcome.trained_version is None
+    assert (outcome.scored_version, outcome.lamps_scored, outcome.day) == (good, 4, TODAY - timedelta(days=1))
+    statuses = ts_conn.execute("SELECT status FROM model_versions ORDER BY created_at").fetchall()
+    assert [s for (s,) in statuses] == ["ready", "failed"]
+    scored = ts_conn.execute("SELECT DISTINCT model_version, feature_day FROM lamp_predictions").fetchall()
+    assert scored == [(good, TODAY - timedelta(days=1))]
+
+
+def test_on_other_nights_it_only_scores(ts_conn, timescale_url):
+    fleet(ts_conn)
+    good = registry.save_model(ts_conn, power_factor_model(), trained_from=TODAY, trained_to=TODAY, metrics={})
+    outcome = jobs.run_nightly(settings(timescale_url, model_retrain_weekday="sun"), timescale_url, today=TODAY)
+    assert (outcome.training_error, outcome.scored_version, outcome.lamps_scored) == (None, good, 4)
+    assert ts_conn.execute("SELECT count(*) FROM model_versions").fetchone()[0] == 1
+
+
+def test_without_a_model_or_a_database_the_job_reports_and_does_not_raise(ts_conn, timescale_url):
+    outcome = jobs.run_nightly(settings(timescale_url, model_retrain_weekday=""), timescale_url, today=TODAY)
+    assert outcome.error == "no trained model yet: run `streetlight model train`"
+    unreachable = "postgresql://nobody@127.0.0.1:1/nothing"
+    outcome = jobs.run_nightly(settings(unreachable), unreachable, today=TODAY)
+    assert outcome.error and outcome.error.startswith("OperationalError")
+
+
+def test_the_job_runs_nightly_at_the_scoring_hour_town_time():
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    scheduler = BackgroundScheduler(timezone="UTC")
+    jobs.schedule(scheduler, settings("postgresql://x@127.0.0.1/y", scoring_hour=3), "postgresql://x@127.0.0.1/y")
+    (job,) = scheduler.get_jobs()
+    assert job.id == "model-nightly"
+    assert str(job.trigger) == "cron[hour='3', minute='5']"
+    assert str(job.trigger.timezone) == "Europe/Paris"
