@@ -222,7 +222,7 @@ def test_a_work_order_is_scheduled_and_the_round_printed_and_downloaded(page: Pa
     expect(page.locator("#order-status")).to_have_text("Saved.")
     expect(page.locator(f'#orders-table tr[data-id="{order_id}"]')).to_contain_text("Scheduled")
 
-    page.get_by_role("link", name="Daily round").click()
+    page.locator("#main").get_by_role("link", name="Daily round").click()
     page.wait_for_url("**/round")
     expect(page.locator("#round-day")).to_have_value(today.isoformat())
     street = page.locator(f'.round-street[data-street="{scores.street[scores.second]}"]')
