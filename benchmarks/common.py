@@ -481,3 +481,86 @@ def listening_pids(port: int) -> list[int]:
             if any(os.readlink(fd) in inodes for fd in (entry / "fd").iterdir()):
                 pids.append(int(entry.name))
     return pids
+
+
+# --- MQTT 3.1.1 on a plain socket (the lean load generator) -------------------------------
+# Just what a QoS 1 publisher needs: CONNECT/CONNACK, PUBLISH/PUBACK, PINGREQ/PINGRESP,
+# DISCONNECT. Packet layout per the OASIS MQTT 3.1.1 standard, section 3.
+MQTT_PUBACK = 0x40
+MQTT_PINGRESP = 0xD0
+MQTT_PINGREQ_PACKET = b"\xc0\x00"
+MQTT_DISCONNECT_PACKET = b"\xe0\x00"
+CONNACK_REFUSALS = {
+    1: "unacceptable protocol version",
+    2: "client identifier rejected",
+    3: "server unavailable",
+    4: "bad user name or password",
+    5: "not authorized",
+}
+
+
+def mqtt_length(n: int) -> bytes:
+    """The variable-length 'remaining length' of a fixed header (1 to 4 bytes)."""
+    if not 0 <= n <= 268_435_455:
+        raise ValueError(f"MQTT remaining length {n} out of range")
+    out = bytearray()
+    while True:
+        n, digit = divmod(n, 128)
+        out.append(digit | 0x80 if n else digit)
+        if not n:
+            return bytes(out)
+
+
+def mqtt_string(text: str | bytes) -> bytes:
+    data = text.encode() if isinstance(text, str) else text
+    if len(data) > 0xFFFF:
+        raise ValueError("MQTT string longer than 65535 bytes")
+    return len(data).to_bytes(2, "big") + data
+
+
+def mqtt_connect_packet(
+    client_id: str, keepalive_s: int, username: str | None = None, password: str | None = None
+) -> bytes:
+    """CONNECT with a clean session (a load generator keeps no session)."""
+    flags = 0x02
+    payload = mqtt_string(client_id)
+    if username is not None:
+        flags |= 0x80
+        payload += mqtt_string(username)
+        if password is not None:
+            flags |= 0x40
+            payload += mqtt_string(password)
+    body = mqtt_string("MQTT") + bytes([4, flags]) + keepalive_s.to_bytes(2, "big") + payload
+    return b"\x10" + mqtt_length(len(body)) + body
+
+
+def mqtt_publish_qos1(topic: str, payload: bytes) -> tuple[bytearray, int]:
+    """A QoS 1 PUBLISH with packet id 0, and the offset of the id to fill in before sending."""
+    head = mqtt_string(topic)
+    remaining = len(head) + 2 + len(payload)
+    fixed = b"\x32" + mqtt_length(remaining)
+    return bytearray(fixed + head + b"\x00\x00" + payload), len(fixed) + len(head)
+
+
+def mqtt_split_packets(buffer: bytearray) -> list[tuple[int, bytes]]:
+    """Take every complete packet off the front of `buffer`: (first header byte, body) each."""
+    packets: list[tuple[int, bytes]] = []
+    start, size = 0, len(buffer)
+    while size - start >= 2:
+        length, shift, pos = 0, 0, start + 1
+        while pos < size and buffer[pos] & 0x80:
+            length |= (buffer[pos] & 0x7F) << shift
+            pos += 1
+            shift += 7
+            if shift > 21:
+                raise BenchmarkError("malformed packet from the broker (remaining length)")
+        if pos >= size:
+            break  # the length itself is incomplete
+        length |= buffer[pos] << shift
+        pos += 1
+        if size - pos < length:
+            break  # wait for the rest of the body
+        packets.append((buffer[start], bytes(buffer[pos : pos + length])))
+        start = pos + length
+    del buffer[:start]
+    return packets

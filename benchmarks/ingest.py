@@ -12,8 +12,11 @@ What it measures, each run in a fresh database under its own topic prefix:
   the broker's own delivery rate to ``mosquitto_sub``, a subscriber that stores
   nothing (the ceiling).
 
-The load comes from separate publisher processes (paho, QoS 1, as fast as the
-broker acknowledges) over lamps registered in the inventory first. The rate is
+The load comes from separate publisher processes (QoS 1, as fast as the broker
+acknowledges) over lamps registered in the inventory first. By default they write
+MQTT 3.1.1 straight to a socket from packets built before the run, so that the load
+generator takes little of the processors it shares with what it measures
+(``--publisher paho`` uses paho-mqtt instead). The rate is
 readings stored / (commit time of the last row - time of the first publish).
 
     scripts/timescaledb start && scripts/mosquitto start && .venv/bin/python benchmarks/ingest.py
@@ -26,8 +29,11 @@ import ast
 import contextlib
 import multiprocessing
 import os
+import select
 import shutil
 import signal
+import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -45,7 +51,12 @@ import psycopg
 from pydantic import ValidationError
 
 from benchmarks.common import (
+    CONNACK_REFUSALS,
     DEFAULT_MQTT_URL,
+    MQTT_DISCONNECT_PACKET,
+    MQTT_PINGREQ_PACKET,
+    MQTT_PINGRESP,
+    MQTT_PUBACK,
     BenchmarkError,
     CpuMeter,
     Progress,
@@ -61,6 +72,9 @@ from benchmarks.common import (
     format_table,
     fresh_database,
     listening_pids,
+    mqtt_connect_packet,
+    mqtt_publish_qos1,
+    mqtt_split_packets,
     register_lamps,
     run_id,
     say,
@@ -97,6 +111,7 @@ class LoadSpec:
     readings_per_message: int = 1
     messages_per_s: float | None = None  # None: as fast as the broker acknowledges
     window: int = 1000  # most messages published and not yet acknowledged
+    publisher: str = "raw"  # a key of PUBLISHERS
 
 
 class _Stamper:
@@ -127,7 +142,7 @@ def reading_json(stamp: str, seq: int) -> str:
 
 
 def _publisher_main(spec: LoadSpec, ready, go, results, published, acked_counter) -> None:
-    """Publish `spec.messages` at QoS 1 and report first publish, last publish and last ack times."""
+    """Publish `spec.messages` at QoS 1 with paho and report first publish, last publish and last ack times."""
     report: dict = {"client_id": spec.client_id, "error": None}
     try:
         client, address = make_client(spec.mqtt_url, client_id=spec.client_id)
@@ -230,6 +245,223 @@ def _publisher_main(spec: LoadSpec, ready, go, results, published, acked_counter
         results.put(report)
 
 
+
+STAMP_PLACEHOLDER = "0000-00-00T00:00:00.000000Z"  # same length as every stamp
+
+
+def _prepared_packets(spec: LoadSpec, topics: list[str]) -> tuple[list[bytearray], list[tuple[int, ...]], list[int]]:
+    """Every PUBLISH of the run, built before it starts: the packet, where its stamps go, where its id goes.
+
+    The content is the paho publisher's, byte for byte, once the stamps are written in.
+    """
+    packets: list[bytearray] = []
+    stamp_offsets: list[tuple[int, ...]] = []
+    id_offsets: list[int] = []
+    per_message = spec.readings_per_message
+    n_lamps = len(topics)
+    ts_at = len('{"ts":"')
+    for i in range(spec.messages):
+        seq = i // n_lamps
+        if per_message == 1:
+            readings = [reading_json(STAMP_PLACEHOLDER, seq)]
+            payload = readings[0]
+            offsets = [ts_at]
+        else:
+            readings = [reading_json(STAMP_PLACEHOLDER, seq * per_message + k) for k in range(per_message)]
+            payload = "[" + ",".join(readings) + "]"
+            offsets, at = [], 1
+            for reading in readings:
+                offsets.append(at + ts_at)
+                at += len(reading) + 1
+        body = payload.encode()
+        packet, id_offset = mqtt_publish_qos1(topics[i % n_lamps], body)
+        payload_at = len(packet) - len(body)
+        packets.append(packet)
+        stamp_offsets.append(tuple(payload_at + o for o in offsets))
+        id_offsets.append(id_offset)
+    return packets, stamp_offsets, id_offsets
+
+
+class _RawConnection:
+    """One MQTT 3.1.1 connection on a plain (or TLS) socket, for a QoS 1 publisher."""
+
+    KEEPALIVE_S = 60
+
+    def __init__(self, spec: LoadSpec, timeout_s: float = 15.0) -> None:
+        address = parse_broker_url(spec.mqtt_url)
+        self.address = address
+        try:
+            sock = socket.create_connection((address.host, address.port), timeout=timeout_s)
+        except OSError as exc:
+            raise BenchmarkError(f"publisher {spec.client_id} could not connect to {address}: {exc}") from exc
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if address.tls:
+            sock = ssl.create_default_context().wrap_socket(sock, server_hostname=address.host)
+        self.sock = sock
+        self.inbox = bytearray()
+        self.last_send = time.monotonic()
+        self.send(mqtt_connect_packet(spec.client_id, self.KEEPALIVE_S, address.username, address.password))
+        deadline = time.monotonic() + timeout_s
+        while True:
+            for kind, body in mqtt_split_packets(self.inbox):
+                if kind != 0x20 or len(body) != 2:
+                    raise BenchmarkError(f"broker {address} answered CONNECT with packet type {kind >> 4}")
+                if body[1] != 0:
+                    reason = CONNACK_REFUSALS.get(body[1], f"code {body[1]}")
+                    raise BenchmarkError(f"broker {address} refused the connection: {reason}")
+                sock.settimeout(None)
+                return
+            if time.monotonic() > deadline:
+                raise BenchmarkError(f"broker {address} did not answer CONNECT within {timeout_s:.0f} s")
+            self.receive(deadline - time.monotonic())
+
+    def send(self, data: bytes | bytearray) -> None:
+        try:
+            self.sock.sendall(data)
+        except OSError as exc:
+            raise BenchmarkError(f"the broker {self.address} closed the connection: {exc}") from exc
+        self.last_send = time.monotonic()
+
+    def receive(self, timeout_s: float) -> bool:
+        """Append what the broker sent to `inbox`, waiting up to `timeout_s`; False if nothing came."""
+        pending = isinstance(self.sock, ssl.SSLSocket) and self.sock.pending()
+        if not pending and not select.select([self.sock], [], [], max(timeout_s, 0.0))[0]:
+            return False
+        try:
+            data = self.sock.recv(65536)
+        except ssl.SSLWantReadError:
+            return False
+        except OSError as exc:
+            raise BenchmarkError(f"the broker {self.address} closed the connection: {exc}") from exc
+        if not data:
+            raise BenchmarkError(f"the broker {self.address} closed the connection")
+        self.inbox += data
+        return True
+
+    def ping_if_idle(self) -> None:
+        if time.monotonic() - self.last_send > self.KEEPALIVE_S / 2:
+            self.send(MQTT_PINGREQ_PACKET)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.sendall(MQTT_DISCONNECT_PACKET)
+        self.sock.close()
+
+
+def _raw_publisher_main(spec: LoadSpec, ready, go, results, published, acked_counter) -> None:
+    """The same load as `_publisher_main`, written straight to a socket: MQTT 3.1.1, QoS 1.
+
+    Every packet is built before the run; the loop only writes the stamps (the clock
+    at send time, strictly increasing) and the packet id into it, and sends in
+    chunks. A message counts as published once sent and as acknowledged once its
+    PUBACK arrives; at most `spec.window` are unacknowledged. A refused or closed
+    connection ends the run with an error (no reconnecting: the counts stay exact).
+    """
+    report: dict = {"client_id": spec.client_id, "error": None, "reconnects": 0}
+    connection: _RawConnection | None = None
+    try:
+        topics = Topics(spec.topic_prefix)
+        packets, stamp_offsets, id_offsets = _prepared_packets(
+            spec, [topics.telemetry(lamp_id) for lamp_id in spec.lamp_ids]
+        )
+        connection = _RawConnection(spec)
+        ready.set()
+        if not go.wait(120):
+            raise BenchmarkError("never told to start")
+
+        outstanding = bytearray(65536)  # 1 = this packet id awaits its PUBACK
+        acked = 0
+        unexpected: list[str] = []
+
+        def take_acks() -> None:
+            nonlocal acked
+            for kind, body in mqtt_split_packets(connection.inbox):
+                if kind == MQTT_PUBACK and len(body) == 2:
+                    packet_id = (body[0] << 8) | body[1]
+                    if outstanding[packet_id]:
+                        outstanding[packet_id] = 0
+                        acked += 1
+                elif kind != MQTT_PINGRESP:
+                    unexpected.append(f"packet type {kind >> 4}")
+            if unexpected:
+                raise BenchmarkError(f"unexpected {unexpected[0]} from the broker")
+
+        def wait_acks(timeout_s: float) -> None:
+            if connection.receive(timeout_s):
+                take_acks()
+            connection.ping_if_idle()
+
+        time_ns, last_us, second = time.time_ns, 0, -1
+        prefix = b""
+        chunk = bytearray()
+        window, rate = spec.window, spec.messages_per_s
+        report["first_publish"] = time.time()
+        started = time.monotonic()
+        last_ack_progress = (0, started)
+        for i in range(spec.messages):
+            if rate and i >= (time.monotonic() - started) * rate:
+                if chunk:
+                    connection.send(chunk)
+                    chunk = bytearray()
+                while i >= (time.monotonic() - started) * rate:
+                    wait_acks(0.001)
+            packet_id = i % 65535 + 1
+            while i - acked >= window or outstanding[packet_id]:
+                if chunk:
+                    connection.send(chunk)
+                    chunk = bytearray()
+                wait_acks(0.005)
+                if acked != last_ack_progress[0]:
+                    last_ack_progress = (acked, time.monotonic())
+                elif time.monotonic() - last_ack_progress[1] > STALL_S:
+                    raise BenchmarkError(f"the broker stopped acknowledging ({acked} of {i} acknowledged)")
+            packet = packets[i]
+            packets[i] = None  # type: ignore[call-overload]  # sent once; let it go
+            for at in stamp_offsets[i]:
+                now_us = time_ns() // 1000
+                if now_us <= last_us:
+                    now_us = last_us + 1
+                last_us = now_us
+                if now_us // 1_000_000 != second:
+                    second = now_us // 1_000_000
+                    prefix = time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(second)).encode()
+                packet[at : at + 26] = prefix + b"%06d" % (now_us % 1_000_000)
+            at = id_offsets[i]
+            packet[at] = packet_id >> 8
+            packet[at + 1] = packet_id & 0xFF
+            outstanding[packet_id] = 1
+            chunk += packet
+            if i % 64 == 63:
+                connection.send(chunk)
+                chunk = bytearray()
+                if connection.receive(0):
+                    take_acks()
+                if i % 1024 == 1023:
+                    published.value = i + 1
+                    acked_counter.value = acked
+                    connection.ping_if_idle()
+        if chunk:
+            connection.send(chunk)
+        report["last_publish"] = time.time()
+        published.value = spec.messages
+        deadline = time.monotonic() + STALL_S
+        while acked < spec.messages and time.monotonic() < deadline:
+            wait_acks(0.01)
+        acked_counter.value = acked
+        report["all_acked"] = time.time() if acked >= spec.messages else None
+        report["acked"] = acked
+    except Exception as exc:  # reported to the parent, which prints it
+        report["error"] = f"{type(exc).__name__}: {exc}"
+    finally:
+        if connection is not None:
+            connection.close()
+        results.put(report)
+
+
+PUBLISHERS = {"raw": _raw_publisher_main, "paho": _publisher_main}
+PUBLISHER_NAMES = {"raw": "MQTT 3.1.1 on a plain socket, packets built before the run", "paho": "paho-mqtt"}
+
+
 @dataclass
 class LoadResult:
     first_publish: float
@@ -257,7 +489,7 @@ class Load:
         self._acked = [self._ctx.Value("q", 0, lock=False) for _ in specs]
         self._processes = [
             self._ctx.Process(
-                target=_publisher_main,
+                target=PUBLISHERS[spec.publisher],
                 args=(spec, ready, self._go, self._results, published, acked),
                 name=spec.client_id,
                 daemon=True,
@@ -300,6 +532,13 @@ class Load:
         self._collect()
         return len(self._reports) == len(self._processes)
 
+    def check(self) -> None:
+        """Raise at once if a publisher has already failed."""
+        self._collect()
+        errors = [r["error"] for r in self._reports if r["error"]]
+        if errors:
+            raise BenchmarkError("publisher failed: " + "; ".join(errors))
+
     def result(self, timeout_s: float = 120.0) -> LoadResult:
         deadline = time.monotonic() + timeout_s
         while not self.finished():
@@ -334,6 +573,7 @@ def make_load(
     publishers: int,
     readings_per_message: int = 1,
     readings_per_s: float | None = None,
+    publisher: str = "raw",
 ) -> Load:
     """Split the messages and the lamps evenly between `publishers` processes."""
     specs = []
@@ -348,6 +588,7 @@ def make_load(
                 messages=share,
                 readings_per_message=readings_per_message,
                 messages_per_s=readings_per_s / readings_per_message / publishers if readings_per_s else None,
+                publisher=publisher,
             )
         )
     return Load(specs)
@@ -493,6 +734,7 @@ class Options:
     messages: int
     lamps: int
     publishers: int
+    publisher: str
     ingesters: list[int]
     backlog_ingesters: list[int]
     batch_readings: int
@@ -717,6 +959,7 @@ class Bench:
                 self.o.publishers,
                 readings_per_message,
                 readings_per_s,
+                publisher=self.o.publisher,
             )
             stack.callback(load.close)
 
@@ -777,7 +1020,15 @@ class Bench:
             naive.start()
             watcher = stack.enter_context(Watcher(url))
             self.probe(prefix, watcher)
-            load = make_load(self.o.mqtt_url, f"{self.tag}-{what}", prefix, self.lamp_ids, messages, self.o.publishers)
+            load = make_load(
+                self.o.mqtt_url,
+                f"{self.tag}-{what}",
+                prefix,
+                self.lamp_ids,
+                messages,
+                self.o.publishers,
+                publisher=self.o.publisher,
+            )
             stack.callback(load.close)
 
             def alive() -> None:
@@ -820,7 +1071,15 @@ class Bench:
             stack.callback(clear_mqtt_session, self.o.mqtt_url, client_id)
             # Subscribe first (-c: a persistent session), so that nothing published is missed.
             subprocess.run([*base, "-c", "-E"], check=True, timeout=30, stdout=subprocess.DEVNULL)
-            load = make_load(self.o.mqtt_url, f"{self.tag}-{what}", prefix, self.lamp_ids, messages, self.o.publishers)
+            load = make_load(
+                self.o.mqtt_url,
+                f"{self.tag}-{what}",
+                prefix,
+                self.lamp_ids,
+                messages,
+                self.o.publishers,
+                publisher=self.o.publisher,
+            )
             stack.callback(load.close)
             if backlog:
                 load_result = self.publish_all(what, load)
@@ -853,6 +1112,7 @@ class Bench:
             meter = self.cpu_meter(None, [], load)
             started = time.monotonic()
             while not exit_info and time.monotonic() - started < STALL_S * 5:
+                load.check()
                 progress.update(
                     f"  {what}: {time.monotonic() - started:5.1f} s"
                     f"  published {load.published:>9,}  acked {load.acked:>9,}"
@@ -990,7 +1250,8 @@ def print_results(results: list[RunResult], machine: list[tuple[str, str]], o: O
         ("ingester", " ".join(settings) or "default settings (batch 5000 messages, flush 0.2 s)"),
         (
             "load",
-            f"{o.publishers} publisher process(es): paho, QoS 1, at most 1000 unacknowledged, readings of ~190 bytes",
+            f"{o.publishers} publisher process(es): {PUBLISHER_NAMES[o.publisher]}, QoS 1, at most 1000"
+            " unacknowledged, readings of ~190 bytes",
         ),
     ]
     width = max(len(k) for k, _ in machine)
@@ -1097,7 +1358,7 @@ def print_results(results: list[RunResult], machine: list[tuple[str, str]], o: O
 
 
 # --- command line -------------------------------------------------------------------
-RUNS = ("broker", "naive", "single", "batched", "backlog", "lag")
+RUNS = ("broker", "broker-backlog", "naive", "single", "batched", "backlog", "lag")
 FULL = dict(
     messages=300_000,
     lamps=10_000,
@@ -1142,6 +1403,13 @@ def parse_args(argv: Sequence[str] | None) -> Options:
     )
     parser.add_argument("--lamps", type=int, help="lamp ids registered and published to (default 10000)")
     parser.add_argument("--publishers", type=int, default=1, help="load-generator processes (default %(default)s)")
+    parser.add_argument(
+        "--publisher",
+        choices=sorted(PUBLISHERS),
+        default="raw",
+        help="load generator: raw (MQTT 3.1.1 written straight to a socket, packets built before the run)"
+        " or paho (paho-mqtt) (default %(default)s)",
+    )
     parser.add_argument(
         "--ingesters",
         default="1,2",
@@ -1219,6 +1487,7 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         messages=args.messages,
         lamps=args.lamps,
         publishers=args.publishers,
+        publisher=args.publisher,
         ingesters=_counts(parser, "--ingesters", args.ingesters),
         backlog_ingesters=_counts(parser, "--backlog-ingesters", args.backlog_ingesters),
         batch_readings=args.batch_readings,
@@ -1288,6 +1557,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         if "broker" not in o.skip:
             run("broker", bench.run_broker_ceiling)
+        if "broker-backlog" not in o.skip:
             run("broker-backlog", bench.run_broker_ceiling, backlog=True)
         if "naive" not in o.skip:
             run("naive", bench.run_naive)
