@@ -7,6 +7,8 @@ same transaction (dimming.store), so that new plans go out within seconds.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta, timezone
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -57,6 +59,15 @@ def _list_example(model: type[BaseModel]) -> dict[int | str, dict[str, Any]]:
 
 def _settings(request: Request) -> Settings:
     return request.app.state.settings
+
+
+@contextmanager
+def _store_problems() -> Iterator[None]:
+    """What the store refuses, as the problem it is: 404, 409, or 422 naming the field."""
+    try:
+        yield
+    except store.StoreError as exc:
+        raise _store_error(exc) from None
 
 
 def _store_error(exc: store.StoreError) -> ProblemException:
@@ -125,21 +136,17 @@ def list_profiles(
 )
 def create_profile(request: Request, conn: Conn, who: EnergyManager, spec: ProfileSpec) -> ProfileInfo:
     _validated(spec, _settings(request))
-    try:
+    with _store_problems():
         created = store.create_profile(conn, spec, who.username)
-    except store.StoreError as exc:
-        raise _store_error(exc) from None
     _record(request, conn, who, "dimming.profile.create", f"profile:{created['id']}", None, profile_record(created))
     conn.commit()
     return ProfileInfo(**created)
 
 
 def _detail(conn: psycopg.Connection, profile_id: int) -> ProfileDetail:
-    try:
+    with _store_problems():
         profile = store.get_profile(conn, profile_id)
         versions = store.profile_versions(conn, profile_id)
-    except store.StoreError as exc:
-        raise _store_error(exc) from None
     return ProfileDetail(**profile, used_by=store.profile_users(conn, profile_id), versions=versions)
 
 
@@ -163,10 +170,8 @@ def update_profile(
     request: Request, conn: Conn, who: EnergyManager, profile_id: ProfileId, edit: ProfileEdit
 ) -> ProfileDetail:
     spec = _validated(ProfileSpec(**edit.model_dump(exclude={"version"})), _settings(request))
-    try:
+    with _store_problems():
         before, after = store.update_profile(conn, profile_id, spec, edit.version, who.username)
-    except store.StoreError as exc:
-        raise _store_error(exc) from None
     _record(request, conn, who, "dimming.profile.update", f"profile:{profile_id}",
             profile_record(before), profile_record(after))
     conn.commit()
@@ -183,10 +188,8 @@ def update_profile(
 def copy_profile(
     request: Request, conn: Conn, who: EnergyManager, profile_id: ProfileId, body: ProfileCopy
 ) -> ProfileInfo:
-    try:
+    with _store_problems():
         created = store.copy_profile(conn, profile_id, body.name, who.username)
-    except store.StoreError as exc:
-        raise _store_error(exc) from None
     _record(request, conn, who, "dimming.profile.copy", f"profile:{created['id']}",
             {"copied_from": profile_id}, profile_record(created))
     conn.commit()
@@ -200,10 +203,8 @@ def copy_profile(
     responses=problems.responses(404, 409),
 )
 def retire_profile(request: Request, conn: Conn, who: EnergyManager, profile_id: ProfileId) -> ProfileInfo:
-    try:
+    with _store_problems():
         before, after = store.retire_profile(conn, profile_id, who.username)
-    except store.StoreError as exc:
-        raise _store_error(exc) from None
     if before["retired_at"] is None:  # retiring twice changes nothing and is not logged again
         _record(request, conn, who, "dimming.profile.retire", f"profile:{profile_id}",
                 {"retired_at": None}, {"retired_at": after["retired_at"]})
@@ -231,10 +232,8 @@ def list_assignments(conn: Conn, who: Reader) -> list[AssignmentInfo]:
     summary="Give a lamp, group, street, circuit, lighting class or the town a profile (energy manager, admin)",
 )
 def set_assignment(request: Request, conn: Conn, who: EnergyManager, body: AssignmentSet) -> AssignmentInfo:
-    try:
+    with _store_problems():
         before, after = store.assign(conn, body.target_kind, body.target, body.profile_id, who.username)
-    except store.StoreError as exc:
-        raise _store_error(exc) from None
     _record(request, conn, who, "dimming.assignment.set", f"{body.target_kind}:{body.target}", before, after)
     conn.commit()
     return AssignmentInfo(**after)
@@ -247,10 +246,8 @@ def set_assignment(request: Request, conn: Conn, who: EnergyManager, body: Assig
     responses=problems.responses(404),
 )
 def delete_assignment(request: Request, conn: Conn, who: EnergyManager, assignment_id: RecordId) -> None:
-    try:
+    with _store_problems():
         before = store.delete_assignment(conn, assignment_id)
-    except store.StoreError as exc:
-        raise _store_error(exc) from None
     _record(request, conn, who, "dimming.assignment.delete", f"{before['target_kind']}:{before['target']}",
             before, None)
     conn.commit()
@@ -295,10 +292,8 @@ def create_calendar_exception(
     request: Request, conn: Conn, who: EnergyManager, body: CalendarExceptionSet
 ) -> CalendarExceptionInfo:
     values = _exception_values(body)
-    try:
+    with _store_problems():
         created = store.create_exception(conn, values, who.username)
-    except store.StoreError as exc:
-        raise _store_error(exc) from None
     _record(request, conn, who, "dimming.calendar.create", f"calendar:{created['id']}", None, created)
     conn.commit()
     return CalendarExceptionInfo(**created)
@@ -314,10 +309,8 @@ def update_calendar_exception(
     request: Request, conn: Conn, who: EnergyManager, exception_id: RecordId, body: CalendarExceptionSet
 ) -> CalendarExceptionInfo:
     values = _exception_values(body)
-    try:
+    with _store_problems():
         before, after = store.update_exception(conn, exception_id, values)
-    except store.StoreError as exc:
-        raise _store_error(exc) from None
     _record(request, conn, who, "dimming.calendar.update", f"calendar:{exception_id}", before, after)
     conn.commit()
     return CalendarExceptionInfo(**after)
@@ -330,10 +323,8 @@ def update_calendar_exception(
     responses=problems.responses(404),
 )
 def delete_calendar_exception(request: Request, conn: Conn, who: EnergyManager, exception_id: RecordId) -> None:
-    try:
+    with _store_problems():
         before = store.delete_exception(conn, exception_id)
-    except store.StoreError as exc:
-        raise _store_error(exc) from None
     _record(request, conn, who, "dimming.calendar.delete", f"calendar:{exception_id}", before, None)
     conn.commit()
 
@@ -386,12 +377,10 @@ def create_override(request: Request, conn: Conn, who: EnergyManager, body: Over
             "expires_at", f"an override lasts at most {OVERRIDE_MAX_DAYS} days; use a profile or the calendar",
             location="body",
         )
-    try:
+    with _store_problems():
         created = store.create_override(
             conn, body.target_kind, body.target, body.level, starts_at, body.expires_at, body.reason, who.username
         )
-    except store.StoreError as exc:
-        raise _store_error(exc) from None
     _record(request, conn, who, "dimming.override.create", f"override:{created['id']}", None, created)
     conn.commit()
     return _override_info(created, now)
@@ -404,10 +393,8 @@ def create_override(request: Request, conn: Conn, who: EnergyManager, body: Over
     responses=problems.responses(404),
 )
 def cancel_override(request: Request, conn: Conn, who: EnergyManager, override_id: RecordId) -> OverrideInfo:
-    try:
+    with _store_problems():
         before, after = store.cancel_override(conn, override_id, who.username)
-    except store.StoreError as exc:
-        raise _store_error(exc) from None
     if before["cancelled_at"] is None:  # cancelling twice changes nothing and is not logged again
         _record(request, conn, who, "dimming.override.cancel", f"override:{override_id}",
                 {"cancelled_at": None}, {"cancelled_at": after["cancelled_at"]})
