@@ -70,7 +70,7 @@ def day_bounds(first: date, end: date, zone: ZoneInfo) -> tuple[datetime, dateti
 
 
 def failures_from_events(conn, start: date, end: date, timezone_name: str) -> pd.DataFrame:
-    """Recorded lamp failures (events of type lamp_failure, any source) on local days [start, end).
+    """Recorded failures (events of the types in FAILURE_EVENT_TYPES, any source) on local days [start, end).
 
     A lamp that reports its failure and then has it confirmed by a technician counts once:
     failures of the same lamp less than a day apart are one failure.
@@ -78,8 +78,8 @@ def failures_from_events(conn, start: date, end: date, timezone_name: str) -> pd
     zone = ZoneInfo(timezone_name)
     lo, hi = day_bounds(start, end, zone)
     rows = conn.execute(
-        "SELECT lamp_id, ts FROM events WHERE type = 'lamp_failure' AND ts >= %s AND ts < %s ORDER BY lamp_id, ts",
-        (lo, hi),
+        "SELECT lamp_id, ts FROM events WHERE type = ANY(%s) AND ts >= %s AND ts < %s ORDER BY lamp_id, ts",
+        (list(label_table.FAILURE_EVENT_TYPES), lo, hi),
     ).fetchall()
     kept: list[tuple[str, date]] = []
     last: dict[str, datetime] = {}

@@ -1,10 +1,13 @@
 """Failure-prediction labels: did the lamp fail within the horizon after each day?
 
-A day D of a lamp is labelled 1 when a ``lamp_failure`` event (any source: the controller,
-the service, or a technician who found the lamp failed) falls in (end of D, end of D +
-horizon], days being the town's local days. Days when the lamp is already out (a
-``lamp_failure`` or ``supply_loss`` not yet followed by a ``repaired`` event) or retired are
-not usable for training: there is nothing left to predict. A work order closed as
+A day D of a lamp is labelled 1 when a failure event (any source: the controller, the
+service, or a technician who found the lamp failed) falls in (end of D, end of D +
+horizon], days being the town's local days. A failure is anything a crew must come and
+repair: the lamp out (``lamp_failure``), its supply cut (``supply_loss``: the street is
+dark just the same) or the lamp burning all day (``day_burning``: a photocell or control
+fault, TALQ's lampUnexpectedOn). Days when the lamp is already failed (one of those events
+not yet followed by a ``repaired`` event) or retired are not usable for training: there is
+nothing left to predict. A work order closed as
 ``false_alarm`` within the horizon is the technicians' feedback that a visit found nothing.
 Only events and work orders after the end of D are looked at for the label: labels look
 forward, features look back.
@@ -23,8 +26,8 @@ from core.settings import get_settings
 from models.daily import local_midnight
 
 LABEL_COLUMNS = ("label", "failure_ts", "usable", "false_alarm")
-# Events after which a lamp gives no light until a repair.
-OUT_EVENT_TYPES = ("lamp_failure", "supply_loss")
+# Events after which a lamp needs a crew: it gives no light, or burns by day, until a repair.
+FAILURE_EVENT_TYPES = ("lamp_failure", "supply_loss", "day_burning")
 
 
 def build_labels(
@@ -56,8 +59,9 @@ def build_labels(
     retired = _retired(conn, wanted)
 
     rows = rows.sort_values("day_end", kind="stable")
-    failures = events[events["type"] == "lamp_failure"][["lamp_id", "ts"]].rename(columns={"ts": "failure_ts"})
-    outs = events[events["type"].isin(OUT_EVENT_TYPES)][["lamp_id", "ts"]].rename(columns={"ts": "out_ts"})
+    failures = events[events["type"].isin(FAILURE_EVENT_TYPES)][["lamp_id", "ts"]]
+    outs = failures.rename(columns={"ts": "out_ts"})
+    failures = failures.rename(columns={"ts": "failure_ts"})
     repairs = events[events["type"] == "repaired"][["lamp_id", "ts"]].rename(columns={"ts": "repair_ts"})
     alarms = false_alarms.rename(columns={"closed_at": "alarm_ts"})
 
@@ -110,7 +114,7 @@ def _events(conn: psycopg.Connection, lamp_ids: list[str]) -> pd.DataFrame:
         conn.cursor(binary=False)
         .execute(
             "SELECT lamp_id, ts, type FROM events WHERE lamp_id = ANY(%s) AND type = ANY(%s)",
-            (lamp_ids, [*OUT_EVENT_TYPES, "repaired"]),
+            (lamp_ids, [*FAILURE_EVENT_TYPES, "repaired"]),
         )
         .fetchall()
     )

@@ -1,4 +1,4 @@
-"""Prediction labels from failure, supply-loss and repair events, retired lamps and false alarms."""
+"""Prediction labels from failure, supply-loss, day-burning and repair events, retired lamps and false alarms."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ def fleet(conn: psycopg.Connection) -> psycopg.Connection:
     repaired_at = local(day(6), 11)
     insert_event(conn, "B", repaired_at - timedelta(seconds=1), "lamp_failure", "technician")
     insert_event(conn, "B", repaired_at, "repaired", "technician")
-    insert_event(conn, "B", local(day(2), 9), "day_burning")
+    insert_event(conn, "B", local(day(2), 9), "cycling")  # a warning, not a failure
     # C is retired; its old failure does not matter.
     insert_event(conn, "C", local(day(4), 1), "lamp_failure")
     # D: a visit on day 10 finds nothing; another visit repairs something on day 2.
@@ -59,6 +59,9 @@ def fleet(conn: psycopg.Connection) -> psycopg.Connection:
     # E: its supply is lost on day 3 in the evening and restored the next morning.
     insert_event(conn, "E", local(day(3), 20), "supply_loss", "controller")
     insert_event(conn, "E", local(day(4), 8), "repaired", "technician")
+    # E again: its photocell fails and it burns all day on day 9, until a crew comes on day 10.
+    insert_event(conn, "E", local(day(9), 12), "day_burning", "controller")
+    insert_event(conn, "E", local(day(10), 9), "repaired", "technician")
     return conn
 
 
@@ -68,8 +71,10 @@ def test_a_failure_labels_the_days_of_the_horizon_before_it(fleet):
     assert str(labels["failure_ts"].dtype) == "datetime64[us, UTC]"
     assert days_where(labels, "A", "label") == [2, 3, 4]
     assert days_where(labels, "B", "label") == [3, 4, 5]
-    assert days_where(labels, "E", "label") == []  # a lost supply is not a lamp failure
-    assert labels["label"].sum() == 6 + 3  # C's failure counts too: usable says the rest
+    # A lost supply leaves the street dark, a lamp burning by day needs a crew: both are failures.
+    assert days_where(labels, "E", "label") == [1, 2, 6, 7, 8]
+    assert days_where(labels, "D", "label") == []
+    assert labels["label"].sum() == 3 + 3 + 3 + 5  # C's failure counts too: usable says the rest
     failure = labels.loc[("A", pd.Timestamp(day(3)))]["failure_ts"]
     assert failure == pd.Timestamp(local(day(5), 3)).tz_convert("UTC")
     assert labels.loc[("A", pd.Timestamp(day(1)))]["failure_ts"] is pd.NaT
@@ -81,7 +86,7 @@ def test_days_when_the_lamp_is_out_or_retired_are_not_usable(fleet):
     assert days_where(labels, "A", "usable") == [n for n in everyday if not 5 <= n <= 7]
     assert days_where(labels, "B", "usable") == everyday  # repaired the moment the failure was found
     assert days_where(labels, "C", "usable") == []
-    assert days_where(labels, "E", "usable") == [n for n in everyday if n != 3]
+    assert days_where(labels, "E", "usable") == [n for n in everyday if n not in (3, 9)]
 
 
 def test_a_false_alarm_within_the_horizon_is_kept(fleet):
