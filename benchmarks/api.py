@@ -1,8 +1,9 @@
 """API benchmark: latency and throughput of the read endpoints on a month of a 10,000-lamp town.
 
 What it measures, against the real application served by uvicorn in a separate
-process (``--workers`` worker processes, each with the service's pool of
-``db_pool_size`` connections):
+process with the service's pool of ``db_pool_size`` connections. One worker process by
+default, as ``streetlight serve`` runs its HTTP server; ``--workers N`` shows what more
+processes would give:
 
 - the lamp list, ``GET /api/v1/lamps?limit=100`` with a rotation of filters
   (state, group, connectivity, text, bounding box) and offsets;
@@ -533,7 +534,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--reload", action="store_true", help="rebuild the database even if it is loaded")
     parser.add_argument("--loaders", type=int, default=3, help="parallel COPY connections for the load")
-    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="uvicorn worker processes (streetlight serve runs one)"
+    )
     parser.add_argument(
         "--pool-size", type=int, help="database connections per worker (default: the service's db_pool_size setting)"
     )
