@@ -450,9 +450,8 @@ def issue_tokens(url: str, count: int) -> list[str]:
 
     with db.connect(url) as conn:
         user = get_user(conn, BENCH_USER)
-        conn.execute(
-            "UPDATE api_tokens SET revoked_at = now() WHERE user_id = %s AND revoked_at IS NULL", (user.user_id,)
-        )
+        # The benchmark user's tokens of earlier runs go: each run issues its own.
+        conn.execute("DELETE FROM api_tokens WHERE user_id = %s", (user.user_id,))
         tokens = [create_token(conn, user.user_id, f"bench {i}") for i in range(count)]
         conn.commit()
     return tokens
