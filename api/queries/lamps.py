@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
+import psycopg.rows
 from psycopg.types.json import Jsonb
 
 from api.queries import contains_pattern
@@ -87,19 +88,20 @@ class LampFilter:
         }
 
 
-def count_lamps(conn: psycopg.Connection, where: LampFilter) -> int:
-    return conn.execute(
-        f"SELECT count(*) AS n FROM lamps l LEFT JOIN lamp_status s USING (lamp_id) WHERE {where.where()}",
-        where.params(),
-    ).fetchone()["n"]
-
-
-def list_lamps(conn: psycopg.Connection, where: LampFilter, *, limit: int, offset: int) -> list[dict[str, Any]]:
-    return conn.execute(
-        f"SELECT {_LIST_COLUMNS} FROM lamps l LEFT JOIN lamp_status s USING (lamp_id) WHERE {where.where()}"
-        " ORDER BY l.lamp_id LIMIT %(limit)s OFFSET %(offset)s",
+def lamp_page_json(conn: psycopg.Connection, where: LampFilter, *, limit: int, offset: int) -> tuple[int, bytes]:
+    """How many lamps match, and the page of them as the JSON array the API answers (objects
+    with the columns of `_LIST_COLUMNS`, in id order), in one statement: the database encodes
+    the rows, which cost the server more than the query when done in Python."""
+    condition = where.where()
+    total, items = conn.cursor(row_factory=psycopg.rows.tuple_row).execute(
+        f"""WITH page AS (
+                SELECT {_LIST_COLUMNS} FROM lamps l LEFT JOIN lamp_status s USING (lamp_id) WHERE {condition}
+                ORDER BY l.lamp_id LIMIT %(limit)s OFFSET %(offset)s)
+            SELECT (SELECT count(*) FROM lamps l LEFT JOIN lamp_status s USING (lamp_id) WHERE {condition}),
+                   (SELECT coalesce(json_agg(page ORDER BY page.lamp_id), '[]')::text FROM page)""",
         where.params() | {"limit": limit, "offset": offset},
-    ).fetchall()
+    ).fetchone()
+    return total, items.encode()
 
 
 def get_lamp(conn: psycopg.Connection, lamp_id: str, *, for_update: bool = False) -> dict[str, Any] | None:

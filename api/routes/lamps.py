@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from api import audit, problems
 from api.deps import Admin, Conn, Reader
-from api.encoding import json_response
+from api.encoding import MEDIA_TYPE, encode
 from api.problems import ProblemException
 from api.queries import lamps as lamp_queries
 from api.schemas import (
@@ -72,10 +72,10 @@ def list_lamps(
         bbox=parse_bbox(bbox) if bbox else None,
         text=q,
     )
-    total = lamp_queries.count_lamps(conn, where)
-    rows = lamp_queries.list_lamps(conn, where, limit=limit, offset=offset)
-    # The rows have the columns of `Lamp`, in its order: encoded as they are (see api.encoding).
-    return json_response({"total": total, "limit": limit, "offset": offset, "items": rows})
+    total, items = lamp_queries.lamp_page_json(conn, where, limit=limit, offset=offset)
+    # The items have the columns of `Lamp`, in its order, encoded by the database.
+    head = encode({"total": total, "limit": limit, "offset": offset, "items": None})
+    return Response(head.replace(b'"items":null', b'"items":' + items, 1), media_type=MEDIA_TYPE)
 
 
 @router.get(
