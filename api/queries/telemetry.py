@@ -64,21 +64,29 @@ def bucketed_readings(
     ).fetchall()
 
 
-# The buckets as the API answers them, built by the database as one JSON array: encoding
-# them in Python (a dict per bucket and per field) cost more processor time than the query.
-# Times are RFC 3339 in UTC; a field without a reading in the bucket is null.
-_BUCKETS_JSON = """
-SELECT coalesce(json_agg(json_build_object(
-           'start', to_char(b.start AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
-           'readings', b.readings,
-           'lamps', b.lamps,
-           'values', json_build_object({values})) ORDER BY b.start), '[]')::text
-FROM ({bucketed}) b
-"""
+# The buckets as the API answers them, written by the database as one JSON array: encoding
+# them in Python (a dict per bucket and per field) cost more processor time than the query,
+# and json_build_object a third more than this concatenation. Times are RFC 3339 in UTC; a
+# field without a reading in the bucket is null, and so is a non-finite value (NaN is
+# greater than every number in PostgreSQL, so the comparison is false for it too).
+def _json_number(expression: str) -> str:
+    return f"coalesce(CASE WHEN abs({expression}) < 'Infinity'::float8 THEN ({expression})::text END, 'null')"
+
+
 _VALUES_JSON = {
-    name: f"'{name}', json_build_object('avg', b.{name}__avg, 'min', b.{name}__min, 'max', b.{name}__max)"
+    name: (
+        f"""'"{name}":{{"avg":' || {_json_number(f"b.{name}__avg")} || ',"min":' || {_json_number(f"b.{name}__min")}"""
+        f""" || ',"max":' || {_json_number(f"b.{name}__max")} || '}}'"""
+    )
     for name in MEASUREMENT_FIELDS
 }
+_BUCKETS_JSON = """
+SELECT '[' || coalesce(string_agg(
+           '{{"start":"' || to_char(b.start AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+           || '","readings":' || b.readings || ',"lamps":' || b.lamps
+           || ',"values":{{' || {values} || '}}}}', ',' ORDER BY b.start), '') || ']'
+FROM ({bucketed}) b
+"""
 
 
 def bucketed_readings_json(
@@ -95,7 +103,7 @@ def bucketed_readings_json(
     start, readings, lamps and values {field: {avg, min, max}}, in time order."""
     fields = _known_fields(fields)
     query = _BUCKETS_JSON.format(
-        values=", ".join(_VALUES_JSON[name] for name in fields), bucketed=_bucketed_query(fields)
+        values=" || ',' || ".join(_VALUES_JSON[name] for name in fields), bucketed=_bucketed_query(fields)
     )
     row = conn.cursor(row_factory=psycopg.rows.tuple_row).execute(
         query, {"width": width, "time_zone": time_zone, "lamp_ids": lamp_ids, "start": start, "end": end}

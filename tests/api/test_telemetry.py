@@ -95,6 +95,18 @@ def test_a_field_without_values_has_null_statistics(client, auth, twelve_reading
     assert body["buckets"][0]["values"] == {"power_factor": {"avg": None, "min": None, "max": None}}
 
 
+def test_a_non_finite_stored_value_is_null_and_the_answer_stays_json(client, db, auth):
+    # The contract refuses NaN and infinities; this stands for whatever else wrote the table.
+    make_lamp(db, "L9")
+    add_reading(db, "L9", T0, power_w=10.0, voltage_v=230.0)
+    db.execute("UPDATE readings SET power_w = 'Infinity', voltage_v = 'NaN' WHERE lamp_id = 'L9'")
+    response = get(client, "/api/v1/lamps/L9/telemetry", auth, **{
+        "from": "2026-11-25T00:00:00Z", "to": "2026-11-25T01:00:00Z", "bucket": "1h", "fields": "power_w,voltage_v"})
+    assert response.status_code == 200, response.text
+    assert response.json()["buckets"][0]["values"] == {
+        "power_w": {"avg": None, "min": None, "max": None}, "voltage_v": {"avg": None, "min": None, "max": None}}
+
+
 def test_default_fields_and_range(client, db, auth):
     make_lamp(db, "L2")
     now = datetime.now(timezone.utc)
