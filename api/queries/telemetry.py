@@ -45,25 +45,6 @@ LIMIT %(limit)s
 """
 
 
-def bucketed_readings(
-    conn: psycopg.Connection,
-    lamp_ids: list[str],
-    start: datetime,
-    end: datetime,
-    *,
-    width: timedelta,
-    time_zone: str,
-    fields: list[str] | tuple[str, ...] = MEASUREMENT_FIELDS,
-) -> list[dict[str, Any]]:
-    """One row per non-empty bucket in [start, end): start, readings, lamps, and <field>__avg/__min/__max
-    for each of `fields` (names of the contract's measurements; ValueError for any other)."""
-    query = _bucketed_query(_known_fields(fields))
-    return conn.execute(
-        query,
-        {"width": width, "time_zone": time_zone, "lamp_ids": lamp_ids, "start": start, "end": end},
-    ).fetchall()
-
-
 # The buckets as the API answers them, written by the database as one JSON array: encoding
 # them in Python (a dict per bucket and per field) cost more processor time than the query,
 # and json_build_object a third more than this concatenation. Times are RFC 3339 in UTC; a
@@ -99,8 +80,9 @@ def bucketed_readings_json(
     time_zone: str,
     fields: list[str] | tuple[str, ...] = MEASUREMENT_FIELDS,
 ) -> bytes:
-    """The same buckets as `bucketed_readings`, as the JSON array the API answers: objects with
-    start, readings, lamps and values {field: {avg, min, max}}, in time order."""
+    """One object per non-empty bucket in [start, end), in time order, as the JSON array the API
+    answers: start, readings, lamps and values {field: {avg, min, max}} for each of `fields`
+    (names of the contract's measurements; ValueError for any other)."""
     fields = _known_fields(fields)
     query = _BUCKETS_JSON.format(
         values=" || ',' || ".join(_VALUES_JSON[name] for name in fields), bucketed=_bucketed_query(fields)

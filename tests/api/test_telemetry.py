@@ -233,8 +233,8 @@ def test_too_many_buckets_is_a_400(client, auth, twelve_readings):
 
 
 def test_only_the_contracts_fields_can_be_aggregated(db):
-    from api.queries.telemetry import bucketed_readings
+    from api.queries.telemetry import bucketed_readings_json
 
     with pytest.raises(ValueError, match="not measurement fields"):
-        bucketed_readings(db, ["L1"], T0, T0 + timedelta(hours=1), width=timedelta(hours=1), time_zone="UTC",
-                          fields=["power_w", "lamp_id) FROM lamps --"])
+        bucketed_readings_json(db, ["L1"], T0, T0 + timedelta(hours=1), width=timedelta(hours=1), time_zone="UTC",
+                               fields=["power_w", "lamp_id) FROM lamps --"])
