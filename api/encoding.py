@@ -25,3 +25,14 @@ def encode(content: Any) -> bytes:
 
 def json_response(content: Any, status_code: int = 200) -> Response:
     return Response(encode(content), status_code=status_code, media_type=MEDIA_TYPE)
+
+
+def json_response_spliced(content: dict[str, Any], key: str, encoded: bytes, status_code: int = 200) -> Response:
+    """`content` encoded here, with the value of its top-level `key` taken as it is from
+    `encoded`: JSON written elsewhere (by the database, for the largest answers). The key
+    keeps its place in `content` (it goes last if absent), and no value before it may be an
+    object holding the same key set to null (a string cannot: its quotes are escaped)."""
+    placeholder = b'"' + key.encode() + b'":null'
+    body = encode({**content, key: None})
+    spliced = body.replace(placeholder, placeholder[: -len(b"null")] + encoded, 1)
+    return Response(spliced, status_code=status_code, media_type=MEDIA_TYPE)

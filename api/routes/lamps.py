@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from api import audit, problems
 from api.deps import Admin, Conn, Reader
-from api.encoding import MEDIA_TYPE, encode
+from api.encoding import json_response_spliced
 from api.problems import ProblemException
 from api.queries import lamps as lamp_queries
 from api.schemas import (
@@ -74,8 +74,7 @@ def list_lamps(
     )
     total, items = lamp_queries.lamp_page_json(conn, where, limit=limit, offset=offset)
     # The items have the columns of `Lamp`, in its order, encoded by the database.
-    head = encode({"total": total, "limit": limit, "offset": offset, "items": None})
-    return Response(head.replace(b'"items":null', b'"items":' + items, 1), media_type=MEDIA_TYPE)
+    return json_response_spliced({"total": total, "limit": limit, "offset": offset}, "items", items)
 
 
 @router.get(

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from api import problems
 from api.deps import Conn, Reader
-from api.encoding import MEDIA_TYPE, encode, json_response
+from api.encoding import json_response, json_response_spliced
 from api.problems import ProblemException
 from api.queries import limit_statement_time
 from api.queries import telemetry as telemetry_queries
@@ -275,9 +275,5 @@ def _series(
             f"the query took more than {QUERY_TIMEOUT_S:.0f} s; narrow the range, the scope or the fields",
             type=problems.QUERY_TIMEOUT,
         ) from None
-    # The buckets come encoded by the database; the rest is spliced around them.
-    head["buckets"] = None
-    head["points"] = None
-    body = encode(head)
-    spliced = body.replace(b'"buckets":null,', b'"buckets":' + buckets + b",", 1)
-    return Response(spliced, media_type=MEDIA_TYPE)
+    # The buckets come encoded by the database.
+    return json_response_spliced(head | {"buckets": None, "points": None}, "buckets", buckets)
