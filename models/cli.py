@@ -129,6 +129,11 @@ def cmd_train(args, settings: Settings) -> None:
         f" recall {_pct(model['recall_all'])} of {model['failures']} failures at least"
         f" {result.metrics['lead_days']} days ahead, median lead {_num(model['median_lead_days'], '.0f')} days"
     )
+    if result.bundle.circuit_model is not None:
+        print(f"circuit supply warnings: fitted; {model.get('circuit_visits', 0)} of the test slice's"
+              f" {model['flagged']} visits were to a circuit")
+    else:
+        print(f"circuit supply warnings: none ({result.metrics['circuit_supply_warnings']})")
 
 
 def cmd_score(args, settings: Settings) -> None:

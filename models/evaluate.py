@@ -21,10 +21,11 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-from models import baselines, dataset, metrics
+from models import baselines, circuits, dataset, metrics
 from models import features as feature_table
 from models import labels as label_table
 from models.registry import LoadedModel
+from models.train import LAMPS_ONLY, MODEL_ROWS, circuit_visits
 
 Progress = Callable[[str], None]
 TRUTH_REQUIRED = ("lamp_id", "mode", "failed_at", "had_precursor", "outcome")
@@ -52,8 +53,8 @@ class Evaluation:
         for mode, (caught, n) in sorted(self.by_mode.items()):
             lines.append(f"  {mode:<18} {caught:>4}/{n:<4} {100 * caught / n:5.1f} %" if n else f"  {mode:<18} 0/0")
         model = self.results["model"]
-        best = max((m.pr_auc for name, m in self.results.items() if name != "model" and not math.isnan(m.pr_auc)),
-                   default=math.nan)
+        best = max((m.pr_auc for name, m in self.results.items()
+                    if name not in MODEL_ROWS and not math.isnan(m.pr_auc)), default=math.nan)
         if not math.isnan(best) and best > 0:
             lines.append(f"PR-AUC model / best baseline: {model.pr_auc:.3f} / {best:.3f} = {model.pr_auc / best:.2f}")
         return "\n".join(lines)
@@ -115,6 +116,20 @@ def truth_labels(index: pd.MultiIndex, truth: pd.DataFrame, horizon_days: int, t
     return within.fillna(False).to_numpy(dtype=int)
 
 
+def truth_circuit_days(
+    conn, truth: pd.DataFrame, start: date, end: date, horizon_days: int, timezone_name: str,
+    lamps: dict[str, list[str]],
+) -> pd.DataFrame:
+    """Supplied circuit-days of [start, end) with their features, labelled from the truth
+    file: 1 when a lamp of the circuit fails of a supply loss within the horizon."""
+    frame = circuits.build_circuit_features(conn, start, end)
+    frame = frame[frame["supplied"].to_numpy(dtype=bool)]
+    circuit_of = {lamp: circuit for circuit, ids in lamps.items() for lamp in ids}
+    supply = truth[truth["mode"] == circuits.SUPPLY_LOSS]
+    losses = pd.DataFrame({"circuit": supply["lamp_id"].map(circuit_of), "ts": supply["failed_at"]}).dropna()
+    return frame.assign(label=circuits.label_circuit_days(frame.index, losses, horizon_days, timezone_name))
+
+
 def evaluate_model(
     conn,
     model: LoadedModel,
@@ -148,12 +163,20 @@ def evaluate_model(
             progress(f"scored {done}/{len(ids)} lamps over {(end - start).days} days")
     scores = pd.concat(parts)
     failures = metrics.failures_in_window(truth, start, end - timedelta(days=1), lead_days)
+    lamps = circuits.lamps_by_circuit(conn)
+    visits = circuit_visits(bundle, truth_circuit_days(conn, truth, start, end, horizon, timezone_name, lamps), lamps)
     results = {}
     for name in ["model", *baselines.BASELINES]:
         results[name] = metrics.evaluate(
-            scores.loc[:, ["label"]].assign(score=scores[name]), failures, k=k, horizon_days=horizon, lead_days=lead_days
+            scores.loc[:, ["label"]].assign(score=scores[name]), failures, k=k, horizon_days=horizon,
+            lead_days=lead_days, circuits=visits if name == "model" else None,
         )
-    flagged = metrics.flag_top_k(scores.loc[:, ["label"]].assign(score=scores["model"]), k)
+    model_scores = scores.loc[:, ["label"]].assign(score=scores["model"])
+    if visits is None:
+        flagged = metrics.flag_top_k(model_scores, k)
+    else:
+        results[LAMPS_ONLY] = metrics.evaluate(model_scores, failures, k=k, horizon_days=horizon, lead_days=lead_days)
+        flagged = metrics.lamp_flags_of_visits(*metrics.flag_visits(model_scores, visits, k), visits)
     leads = metrics.lead_days_of_failures(flagged, failures, horizon)
     by_mode = {}
     for mode, group in failures.groupby("mode"):

@@ -2,8 +2,8 @@
 
 Each night it refreshes the daily aggregates of the last two days (a controller back from
 an outage sends the readings it held), retrains on the night named by
-STREETLIGHT_MODEL_RETRAIN_WEEKDAY, and scores every lamp on yesterday's features with the
-newest ready model. A failed training is recorded and the previous model keeps scoring;
+STREETLIGHT_MODEL_RETRAIN_WEEKDAY, and scores every lamp (and, for supply warnings, every
+circuit) on yesterday's features with the newest ready model. A failed training is recorded and the previous model keeps scoring;
 no error ever leaves the job (the service keeps running and the job runs again the next
 night).
 """
@@ -34,6 +34,7 @@ class NightlyOutcome:
     training_error: str | None = None
     scored_version: str | None = None
     lamps_scored: int = 0
+    circuits_scored: int = 0
     error: str | None = None
 
 
@@ -56,8 +57,8 @@ def nightly_job(settings: Settings, database_url: str) -> None:
         log.error("nightly prediction for %s failed: %s; it runs again tomorrow night", outcome.day, outcome.error)
     else:
         log.info(
-            "nightly prediction for %s: %d lamps scored with model %s%s",
-            outcome.day, outcome.lamps_scored, outcome.scored_version,
+            "nightly prediction for %s: %d lamps and %d circuits scored with model %s%s",
+            outcome.day, outcome.lamps_scored, outcome.circuits_scored, outcome.scored_version,
             f" (retrained: {outcome.trained_version})" if outcome.trained_version else "",
         )
 
@@ -94,7 +95,7 @@ def run_nightly(settings: Settings, database_url: str, *, today: date | None = N
             except registry.ModelError as exc:
                 return NightlyOutcome(day, trained, training_error, error=str(exc))
             summary = score.score_day(conn, model, day, time_zone=zone)
-            return NightlyOutcome(day, trained, training_error, model.version, summary.lamps)
+            return NightlyOutcome(day, trained, training_error, model.version, summary.lamps, summary.circuits)
     except Exception as exc:
         log.exception("nightly prediction job failed")
         return NightlyOutcome(day, trained, training_error, error=f"{type(exc).__name__}: {exc}")

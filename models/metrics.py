@@ -12,11 +12,16 @@ A lamp is **flagged** on a day when it is among that day's `k` highest scores an
 score is above zero: the crews visit at most `k` lamps a day, and a rule that fires on
 fewer lamps flags only those. A failure is **caught** when its lamp was flagged on a day
 from `horizon_days` to `lead_days` days before the failure.
+
+With circuit supply warnings (`CircuitVisits`), a day's `k` visits are chosen among lamps
+and circuits together, by score: a circuit is one visit, and flags every lamp on it. A
+circuit visit is right when the circuit loses its supply within the horizon.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 
@@ -41,6 +46,7 @@ class Metrics:
     precursor_failures: int
     caught: int
     caught_precursor: int
+    circuit_visits: int = 0  # of the `flagged` visits, those to a circuit rather than a lamp
 
     def as_dict(self) -> dict[str, float | int | None]:
         return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in asdict(self).items()}
@@ -67,6 +73,56 @@ def flag_top_k(scores: pd.DataFrame, k: int, *, seed: int = TIE_BREAK_SEED) -> p
     rank[order] = np.arange(len(order)) - first_of_day
     flagged = (rank < k) & (scores["score"].to_numpy(dtype=float) > 0)
     return pd.Series(flagged, index=scores.index, dtype=bool)
+
+
+@dataclass(frozen=True, slots=True)
+class CircuitVisits:
+    """Circuit scores to rank beside the lamps' (see the module's docstring)."""
+
+    scores: pd.DataFrame  # index (circuit, day), columns `score` and `label` (supply loss within the horizon)
+    lamps: Mapping[str, Sequence[str]]  # circuit -> the lamp ids on it
+
+
+def flag_visits(
+    scores: pd.DataFrame, circuits: CircuitVisits, k: int, *, seed: int = TIE_BREAK_SEED
+) -> tuple[pd.Series, pd.Series]:
+    """The day's `k` highest positive scores among lamps and circuits together.
+
+    Returns the flags of the lamp rows (same index as `scores`) and of the circuit rows
+    (same index as `circuits.scores`)."""
+    lamp_rows = scores.loc[:, ["score"]].copy()
+    lamp_rows.index = pd.MultiIndex.from_arrays(
+        [
+            "L" + pd.Index(scores.index.get_level_values("lamp_id")).astype(str),
+            pd.DatetimeIndex(scores.index.get_level_values("day")),
+        ],
+        names=["visit", "day"],
+    )
+    circuit_rows = circuits.scores.loc[:, ["score"]].copy()
+    circuit_rows.index = pd.MultiIndex.from_arrays(
+        [
+            "C" + pd.Index(circuits.scores.index.get_level_values("circuit")).astype(str),
+            pd.DatetimeIndex(circuits.scores.index.get_level_values("day")),
+        ],
+        names=["visit", "day"],
+    )
+    both = pd.concat([lamp_rows, circuit_rows])
+    flagged = flag_top_k(both, k, seed=seed).to_numpy()
+    n = len(lamp_rows)
+    return (
+        pd.Series(flagged[:n], index=scores.index, dtype=bool),
+        pd.Series(flagged[n:], index=circuits.scores.index, dtype=bool),
+    )
+
+
+def lamp_flags_of_visits(lamp_flags: pd.Series, circuit_flags: pd.Series, circuits: CircuitVisits) -> pd.Series:
+    """Every (lamp_id, day) flagged: by its own visit or by a visit to its circuit (True only)."""
+    pairs = [(lamp, day) for lamp, day in lamp_flags[lamp_flags.to_numpy()].index]
+    for circuit, day in circuit_flags[circuit_flags.to_numpy()].index:
+        pairs.extend((lamp, day) for lamp in circuits.lamps.get(circuit, ()))
+    index = pd.MultiIndex.from_tuples(pairs, names=["lamp_id", "day"]) if pairs else pd.MultiIndex.from_arrays(
+        [[], []], names=["lamp_id", "day"])
+    return pd.Series(True, index=index, dtype=bool)
 
 
 def precision_at_k(scores: pd.DataFrame, flagged: pd.Series) -> float:
@@ -120,11 +176,26 @@ def evaluate(
     k: int,
     horizon_days: int,
     lead_days: int = 3,
+    circuits: CircuitVisits | None = None,
 ) -> Metrics:
     """All the figures for one scorer. `failures` should already be limited to the window
-    that the scored days can catch (`failures_in_window`)."""
-    flagged = flag_top_k(scores, k)
-    leads = lead_days_of_failures(flagged, failures, horizon_days)
+    that the scored days can catch (`failures_in_window`). With `circuits`, visits to
+    circuits compete with the lamps for the day's `k` places (see the module's docstring)."""
+    if circuits is None:
+        flagged = flag_top_k(scores, k)
+        lamp_flags = flagged
+        visits = int(flagged.sum())
+        right = float(scores.loc[flagged.to_numpy(), "label"].sum())
+        circuit_visits = 0
+    else:
+        flagged, circuit_flagged = flag_visits(scores, circuits, k)
+        lamp_flags = lamp_flags_of_visits(flagged, circuit_flagged, circuits)
+        circuit_visits = int(circuit_flagged.sum())
+        visits = int(flagged.sum()) + circuit_visits
+        right = float(scores.loc[flagged.to_numpy(), "label"].sum()) + float(
+            circuits.scores.loc[circuit_flagged.to_numpy(), "label"].sum()
+        )
+    leads = lead_days_of_failures(lamp_flags, failures, horizon_days)
     caught = leads >= lead_days
     precursor = failures["had_precursor"] if "had_precursor" in failures else pd.Series(np.nan, index=failures.index)
     known = precursor.notna()
@@ -133,17 +204,18 @@ def evaluate(
     caught_precursor = int((caught[known] & has_precursor).sum())
     return Metrics(
         pr_auc=pr_auc(scores),
-        precision_at_k=precision_at_k(scores, flagged),
+        precision_at_k=right / visits if visits else math.nan,
         recall_precursor=caught_precursor / n_precursor if n_precursor else math.nan,
         recall_all=float(caught.mean()) if len(failures) else math.nan,
         median_lead_days=float(leads.median()) if leads.notna().any() else math.nan,
         positive_rate=float(scores["label"].mean()) if len(scores) else math.nan,
         lamp_days=len(scores),
-        flagged=int(flagged.sum()),
+        flagged=visits,
         failures=len(failures),
         precursor_failures=n_precursor,
         caught=int(caught.sum()),
         caught_precursor=caught_precursor,
+        circuit_visits=circuit_visits,
     )
 
 

@@ -52,6 +52,13 @@ class ModelBundle:
     # Per feature, the fleet's median and a robust spread over the training days: the
     # reference that reasons compare a lamp with.
     reference: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # Supply warnings per circuit (models.circuits.CircuitModel), or None when the training
+    # days held too few supply losses to learn them. Bundles stored before circuits had none.
+    circuit: Any = None
+
+    @property
+    def circuit_model(self) -> Any:
+        return getattr(self, "circuit", None)
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
         with threadpool_limits(MODEL_THREADS, user_api="openmp"):

@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta, timezone
 
 import numpy as np
 
-from models import dataset
+from models import circuits, dataset
 from models import features as feature_table
 from models.reasons import explain
 from models.registry import LoadedModel
@@ -34,14 +34,20 @@ class ScoreSummary:
     lamps: int
     mean_probability: float
     top: list[tuple[str, float]]  # the highest-risk lamps, highest first
+    circuits: int = 0  # circuits scored for supply warnings (0 when the model has no circuit model)
+    top_circuits: tuple[tuple[str, float], ...] = ()
 
     def describe(self) -> str:
         top = ", ".join(f"{lamp} {p:.2f}" for lamp, p in self.top[:5]) or "none"
-        return (
+        text = (
             f"scored {self.lamps} lamps on the features of {self.day} with model {self.model_version}"
             f" (horizon {self.day + timedelta(days=1)} onwards); mean probability {self.mean_probability:.3f};"
             f" highest: {top}"
         )
+        if self.circuits:
+            worst = ", ".join(f"{c} {p:.2f}" for c, p in self.top_circuits[:3])
+            text += f"; {self.circuits} circuits scored for supply loss, highest: {worst}"
+        return text
 
 
 def score_day(
@@ -76,8 +82,36 @@ def score_day(
         top = sorted(top + [(lamp_ids[i], float(probability[i])) for i in best], key=lambda t: -t[1])[:10]
         if progress:
             progress(f"scored {total}/{len(ids)} lamps")
+    circuit_top = score_circuits(conn, model, day, scored_at=scored_at)
     conn.commit()
-    return ScoreSummary(day, scored_at, model.version, total, prob_sum / total if total else math.nan, top)
+    return ScoreSummary(day, scored_at, model.version, total, prob_sum / total if total else math.nan, top,
+                        len(circuit_top), tuple(circuit_top[:10]))
+
+
+def score_circuits(conn, model: LoadedModel, day: date, *, scored_at: datetime) -> list[tuple[str, float]]:
+    """Score every supplied circuit on the features of `day` into `circuit_predictions`
+    (nothing when the model has no circuit model). Returns (circuit, probability), highest first."""
+    circuit_model = model.bundle.circuit_model
+    if circuit_model is None:
+        return []
+    frame = circuits.build_circuit_features(conn, day, day + timedelta(days=1))
+    frame = frame[frame["supplied"].to_numpy(dtype=bool)]
+    if frame.empty:
+        return []
+    probability = np.clip(circuit_model.predict(frame), 0.0, 1.0)
+    names = frame.index.get_level_values("circuit")
+    with conn.cursor() as cur:
+        with cur.copy(
+            "COPY circuit_predictions (circuit, scored_at, feature_day, probability, horizon_days, model_version,"
+            " lamps, reasons) FROM STDIN"
+        ) as copy:
+            for (_, row), name, p in zip(frame.iterrows(), names, probability, strict=True):
+                why = circuits.explain_circuit(circuit_model, row)
+                copy.write_row(
+                    (name, scored_at, day, float(p), model.bundle.horizon_days, model.version, int(row["lamps"]),
+                     json.dumps(why, ensure_ascii=False))
+                )
+    return sorted(zip(names, probability.astype(float), strict=True), key=lambda t: -t[1])
 
 
 def _store(conn, lamp_ids, probability: np.ndarray, reasons: list[list[dict]], *, scored_at, day, model) -> None:

@@ -27,7 +27,7 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
-from models import baselines, dataset, metrics, registry
+from models import baselines, circuits, dataset, metrics, registry
 from models import features as feature_table
 from models.reasons import reference_of
 
@@ -41,6 +41,9 @@ MIN_POSITIVES = 10
 # A lamp-day whose lamp a technician found sound within the horizon (work order closed as
 # false alarm) weighs this much more than an ordinary negative: the feedback is scarce.
 FALSE_ALARM_WEIGHT = 3.0
+# The model's figures without circuit visits, beside its own row.
+LAMPS_ONLY = "model_lamps_only"
+MODEL_ROWS = ("model", LAMPS_ONLY)
 
 
 class TrainingError(Exception):
@@ -161,6 +164,38 @@ def fit(frame: pd.DataFrame, split: Split, feature_names: tuple[str, ...], horiz
     )
 
 
+def fit_circuits(frame: pd.DataFrame, split: Split, progress: Progress | None = None
+                 ) -> tuple[circuits.CircuitModel | None, str | None]:
+    """The circuit model, fitted on the train and calibration slices' circuit-days (the
+    regression needs no separate calibration), or None and why."""
+    learn = _days_in(frame, (split.train[0], split.calibration[1]))
+    try:
+        model = circuits.fit_circuit_model(learn)
+    except circuits.CircuitModelError as exc:
+        if progress:
+            progress(f"no circuit supply warnings: {exc}")
+        return None, str(exc)
+    if progress:
+        progress(f"circuit supply warnings: fitted on {model.trained_days} circuit-days"
+                 f" ({model.trained_positive_days} before a supply loss)")
+    return model, None
+
+
+def _days_in(frame: pd.DataFrame, bounds: tuple[date, date]) -> pd.DataFrame:
+    days = pd.DatetimeIndex(frame.index.get_level_values("day"))
+    return frame[np.asarray((days >= pd.Timestamp(bounds[0])) & (days < pd.Timestamp(bounds[1])))]
+
+
+def circuit_visits(bundle: registry.ModelBundle, frame: pd.DataFrame, lamps: dict[str, list[str]]
+                   ) -> metrics.CircuitVisits | None:
+    """The circuit-days of `frame` (labelled, supplied) scored by the bundle's circuit model."""
+    model = bundle.circuit_model
+    if model is None:
+        return None
+    scored = frame.loc[:, ["label"]].assign(score=model.predict(frame))
+    return metrics.CircuitVisits(scored, lamps)
+
+
 def judge(
     bundle: registry.ModelBundle,
     test: pd.DataFrame,
@@ -168,12 +203,21 @@ def judge(
     *,
     k: int,
     lead_days: int,
+    visits: metrics.CircuitVisits | None = None,
 ) -> dict[str, metrics.Metrics]:
-    """The model's and every baseline's metrics on the same test lamp-days."""
+    """The model's and every baseline's metrics on the same test lamp-days. With `visits`,
+    the model's row ranks circuit visits beside its lamps, and `model_lamps_only` gives the
+    lamps alone."""
     base = test.loc[:, ["label"]].copy()
     results = {}
     scored = base.assign(score=bundle.predict(test))
-    results["model"] = metrics.evaluate(scored, failures, k=k, horizon_days=bundle.horizon_days, lead_days=lead_days)
+    results["model"] = metrics.evaluate(
+        scored, failures, k=k, horizon_days=bundle.horizon_days, lead_days=lead_days, circuits=visits
+    )
+    if visits is not None:
+        results[LAMPS_ONLY] = metrics.evaluate(
+            scored, failures, k=k, horizon_days=bundle.horizon_days, lead_days=lead_days
+        )
     for name, rule in baselines.BASELINES.items():
         scored = base.assign(score=rule(test))
         results[name] = metrics.evaluate(
@@ -183,19 +227,22 @@ def judge(
 
 
 def metrics_document(results: dict[str, metrics.Metrics], split: Split, options: TrainOptions,
-                     test: pd.DataFrame) -> dict:
+                     test: pd.DataFrame, circuit_note: str | None = None) -> dict:
     best = max(
-        (m.pr_auc for name, m in results.items() if name != "model" and not math.isnan(m.pr_auc)), default=math.nan
+        (m.pr_auc for name, m in results.items() if name not in MODEL_ROWS and not math.isnan(m.pr_auc)),
+        default=math.nan,
     )
     model = results["model"]
-    return {
+    extra = {LAMPS_ONLY: results[LAMPS_ONLY].as_dict()} if LAMPS_ONLY in results else {}
+    return extra | {
+        "circuit_supply_warnings": circuit_note or "fitted",
         "split": split.as_dict(),
         "k": options.k,
         "lead_days": options.lead_days,
         "test_lamp_days": len(test),
         "test_failures": model.failures,
         "model": model.as_dict(),
-        "baselines": {name: m.as_dict() for name, m in results.items() if name != "model"},
+        "baselines": {name: m.as_dict() for name, m in results.items() if name not in MODEL_ROWS},
         "best_baseline_pr_auc": None if math.isnan(best) else best,
         "pr_auc_vs_best_baseline": None if math.isnan(best) or best == 0 else model.pr_auc / best,
     }
@@ -227,6 +274,9 @@ def train(conn, options: TrainOptions, timezone_name: str, progress: Progress | 
         raise TrainingError(f"no lamp-days from {options.start} to {end}")
     names = tuple(feature_table.FEATURES)
     bundle = fit(frame, split, names, options.horizon_days, options.seed, progress)
+    circuit_frame = circuits.build_circuit_dataset(conn, options.start, end, options.horizon_days, timezone_name)
+    bundle.circuit, circuit_note = fit_circuits(circuit_frame, split, progress)
+    visits = circuit_visits(bundle, _days_in(circuit_frame, split.test), circuits.lamps_by_circuit(conn))
     test = _slice(frame, split.test)
     failures = metrics.failures_in_window(
         dataset.failures_from_events(
@@ -234,10 +284,10 @@ def train(conn, options: TrainOptions, timezone_name: str, progress: Progress | 
         ),
         split.test[0], split.test[1] - timedelta(days=1), options.lead_days,
     )
-    results = judge(bundle, test, failures, k=options.k, lead_days=options.lead_days)
+    results = judge(bundle, test, failures, k=options.k, lead_days=options.lead_days, visits=visits)
     if progress:
         progress("test slice:\n" + metrics.format_table(results, options.k))
-    return TrainResult(bundle, split, metrics_document(results, split, options, test))
+    return TrainResult(bundle, split, metrics_document(results, split, options, test, circuit_note))
 
 
 def train_and_register(

@@ -102,3 +102,31 @@ def test_failures_in_window_keeps_those_a_scored_day_can_catch_in_time(failures)
 def test_k_must_be_positive(scores):
     with pytest.raises(ValueError, match="k must be at least 1"):
         metrics.flag_top_k(scores, 0)
+
+
+def circuit_visits(rows: list[tuple[str, pd.Timestamp, float, int]], lamps: dict[str, list[str]]):
+    index = pd.MultiIndex.from_tuples([(c, day) for c, day, _, _ in rows], names=["circuit", "day"])
+    frame = pd.DataFrame({"score": [r[2] for r in rows], "label": [r[3] for r in rows]}, index=index)
+    return metrics.CircuitVisits(frame, lamps)
+
+
+def test_a_circuit_is_one_visit_among_the_k_and_flags_every_lamp_on_it(scores, failures):
+    # circuit X holds C and D; on D1 it outranks B, on D2 it is below the day's two best
+    circuits = circuit_visits([("X", D1, 0.85, 1), ("X", D2, 0.1, 1)], {"X": ["C", "D"]})
+    m = metrics.evaluate(scores, failures, k=2, horizon_days=14, lead_days=3, circuits=circuits)
+    # visits: D1 A and X, D2 B and C; right: A, X, C
+    assert (m.flagged, m.circuit_visits) == (4, 1)
+    assert m.precision_at_k == pytest.approx(3 / 4)
+    # C and D are flagged on D1 through X: C 3 days and D 4 days ahead; A 5 days ahead
+    assert (m.caught, m.failures) == (3, 3)
+    assert (m.caught_precursor, m.precursor_failures) == (2, 2)
+    assert m.median_lead_days == pytest.approx(4)
+    # the ranking of lamp-days (PR-AUC) is the lamps' own
+    assert m.pr_auc == pytest.approx(metrics.pr_auc(scores))
+
+
+def test_without_circuit_visits_the_figures_are_the_lamps_alone(scores, failures):
+    quiet = circuit_visits([("X", D1, 0.0, 0), ("X", D2, 0.0, 0)], {"X": ["C", "D"]})
+    with_quiet = metrics.evaluate(scores, failures, k=2, horizon_days=14, lead_days=3, circuits=quiet)
+    alone = metrics.evaluate(scores, failures, k=2, horizon_days=14, lead_days=3)
+    assert with_quiet == alone
