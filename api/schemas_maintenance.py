@@ -1,10 +1,12 @@
 """Request and response bodies of the maintenance API: failure predictions, work orders, the daily round.
 
 Vocabulary: a *prediction* is one score of one lamp by the nightly job (the probability that
-the lamp fails within `horizon_days`, with its reasons, strongest first); a *work order* is a
-visit to a lamp, made from a prediction, a fault or by hand, `open` until it is `scheduled`
-for a day and `done` once closed with an outcome; the *round* is the list of visits of one
-day, grouped by street.
+the lamp fails within `horizon_days`, with its reasons, strongest first); a *supply warning* is
+the same job's score of a lighting circuit (the probability of a supply loss: a failing cable,
+joint or cabinet that cuts the circuit's lamps), checked in one visit at the cabinet; a *work
+order* is a visit to a lamp, made from a prediction, a fault or by hand, `open` until it is
+`scheduled` for a day and `done` once closed with an outcome; the *round* is the list of visits
+of one day, lamps and circuits, grouped by street.
 """
 
 from __future__ import annotations
@@ -121,6 +123,78 @@ class PredictionPage(BaseModel):
     offset: int
     latest_scored_at: datetime | None = Field(description="When the latest scoring run scored; null before the first.")
     items: list[Prediction] = Field(description="Highest probability first.")
+
+
+_CIRCUIT_REASON_EXAMPLE = {
+    "feature": "voltage_sag_7d",
+    "signal": "voltage_v",
+    "text": "the circuit's voltage sagged by 9 V over 7 days",
+    "text_fr": "la tension du circuit a baissé de 9 V en 7 jours",
+    "weight": 0.42,
+}
+_CIRCUIT_PREDICTION_EXAMPLE = {
+    "circuit": "C-03",
+    "probability": 0.64,
+    "horizon_days": 14,
+    "feature_day": "2026-11-24",
+    "scored_at": "2026-11-25T01:17:00Z",
+    "model_version": "20261125T021700Z",
+    "lamps": 27,
+    "streets": ["Rue des Tilleuls", "Allée des Saules"],
+    "lat": 48.8571,
+    "lon": 2.3519,
+    "open_work_orders": 1,
+    "reasons": [_CIRCUIT_REASON_EXAMPLE],
+}
+
+
+class CircuitPrediction(BaseModel):
+    """A circuit's supply warning from the newest scoring run, with where its lamps are."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_CIRCUIT_PREDICTION_EXAMPLE]})
+
+    circuit: str
+    probability: float = Field(
+        description="Probability (0 to 1) of a supply loss on the circuit (a failing cable, joint or cabinet) "
+        "within horizon_days."
+    )
+    horizon_days: int
+    feature_day: date = Field(description="The day whose telemetry was scored.")
+    scored_at: datetime = Field(description="When the circuit was scored (the run's instant, as its lamps').")
+    model_version: str
+    lamps: int = Field(description="The circuit's lamps that reported on feature_day, as the run counted them.")
+    streets: list[str] = Field(
+        description="The streets of the circuit's lamps not retired, the street with most lamps first."
+    )
+    lat: float | None = Field(description="Centroid of the circuit's lamps not retired that have coordinates; "
+                              "null when none has.")
+    lon: float | None
+    open_work_orders: int = Field(description="Work orders open or scheduled on the circuit's lamps not retired.")
+    reasons: list[Reason] = Field(description="Strongest first.")
+
+
+class CircuitPredictionPage(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "total": 1,
+                    "limit": 100,
+                    "offset": 0,
+                    "latest_scored_at": "2026-11-25T01:17:00Z",
+                    "items": [_CIRCUIT_PREDICTION_EXAMPLE],
+                }
+            ]
+        }
+    )
+
+    total: int = Field(description="How many circuits of the newest run match the filters, over all pages.")
+    limit: int
+    offset: int
+    latest_scored_at: datetime | None = Field(
+        description="When the newest run that scored circuits scored; null before the first."
+    )
+    items: list[CircuitPrediction] = Field(description="Highest probability first; equal ones by circuit.")
 
 
 class PredictionPoint(BaseModel):
@@ -355,11 +429,15 @@ class WorkOrderCancel(BaseModel):
 
 _VISIT_EXAMPLE = {
     "position": 1,
+    "kind": "lamp",
     "work_order_id": 12,
     "status": "scheduled",
     "scheduled_for": "2026-11-26",
     "source": "prediction",
     "lamp_id": "L-0042",
+    "circuit": "C-07",
+    "lamps": None,
+    "streets": [],
     "name": "Rue des Tilleuls 12",
     "street": "Rue des Tilleuls",
     "address": "12 rue des Tilleuls",
@@ -369,34 +447,66 @@ _VISIT_EXAMPLE = {
     "reason": "power factor fell from 0.96 to 0.88 over 10 days",
     "notes": "bring a 54 W driver",
 }
+_CIRCUIT_VISIT_EXAMPLE = {
+    "position": 2,
+    "kind": "circuit",
+    "work_order_id": None,
+    "status": None,
+    "scheduled_for": None,
+    "source": None,
+    "lamp_id": None,
+    "circuit": "C-03",
+    "lamps": 27,
+    "streets": ["Rue des Tilleuls", "Allée des Saules"],
+    "name": "Circuit C-03 (27 lamps)",
+    "street": "Rue des Tilleuls",
+    "address": "",
+    "lat": 48.8571,
+    "lon": 2.3519,
+    "probability": 0.64,
+    "reason": "the circuit's voltage sagged by 9 V over 7 days",
+    "notes": "",
+}
 
 
 class Visit(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [_VISIT_EXAMPLE]})
+    """A stop of the round: a lamp's work order, or a circuit to check at its cabinet (one visit for all its
+    lamps)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_VISIT_EXAMPLE, _CIRCUIT_VISIT_EXAMPLE]})
 
     position: int = Field(description="Order of urgency over the whole round, from 1.")
-    work_order_id: int
-    status: Literal["open", "scheduled"]
+    kind: Literal["lamp", "circuit"]
+    work_order_id: int | None = Field(description="The lamp's work order; null for a circuit.")
+    status: Literal["open", "scheduled"] | None = Field(description="The work order's; null for a circuit.")
     scheduled_for: date | None
-    source: WorkOrderSource
-    lamp_id: str
-    name: str
+    source: WorkOrderSource | None = Field(description="The work order's; null for a circuit.")
+    lamp_id: str | None = Field(description="Null for a circuit.")
+    circuit: str = Field(description="The circuit checked, or the lamp's circuit (empty when it has none).")
+    lamps: int | None = Field(description="A circuit's lamps, as its score counted them; null for a lamp.")
+    streets: list[str] = Field(
+        description="A circuit's streets, the one with most lamps first (the first is `street`); empty for a lamp."
+    )
+    name: str = Field(description="The lamp's name; for a circuit, its name and lamps in the requested language.")
     street: str
-    address: str
-    lat: float | None
+    address: str = Field(description="The lamp's address; empty for a circuit.")
+    lat: float | None = Field(description="The lamp's position, or the centroid of a circuit's lamps.")
     lon: float | None
-    probability: float | None = Field(description="The lamp's newest score; null when it was never scored.")
-    reason: str = Field(description="Why the lamp is visited, in the requested language.")
+    probability: float | None = Field(
+        description="The lamp's newest failure score (null when never scored), or the circuit's probability of a "
+        "supply loss."
+    )
+    reason: str = Field(description="Why the lamp or circuit is visited, in the requested language.")
     notes: str
 
 
 class RoundStreet(BaseModel):
-    street: str = Field(description="Empty for lamps without a street in the inventory.")
+    street: str = Field(description="Empty for lamps, or circuits, without a street in the inventory.")
     visits: list[Visit]
 
 
 class DailyRound(BaseModel):
-    """The lamps to visit on one day, grouped by street, the most urgent street first."""
+    """The visits of one day, lamps and circuits, grouped by street, the most urgent street first."""
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -405,8 +515,9 @@ class DailyRound(BaseModel):
                     "day": "2026-11-26",
                     "capacity": 20,
                     "scheduled": 1,
-                    "total": 1,
-                    "streets": [{"street": "Rue des Tilleuls", "visits": [_VISIT_EXAMPLE]}],
+                    "circuits": 1,
+                    "total": 2,
+                    "streets": [{"street": "Rue des Tilleuls", "visits": [_VISIT_EXAMPLE, _CIRCUIT_VISIT_EXAMPLE]}],
                 }
             ]
         }
@@ -415,5 +526,9 @@ class DailyRound(BaseModel):
     day: date
     capacity: int = Field(description="Visits the crews can make in a day (STREETLIGHT_CREW_VISITS_PER_DAY).")
     scheduled: int = Field(description="Visits scheduled for the day; they are always in the round.")
-    total: int = Field(description="Visits in the round.")
+    circuits: int = Field(
+        description="Circuits to check, one visit each: those of the newest run at "
+        "STREETLIGHT_CIRCUIT_ROUND_MIN_PROBABILITY or above that fit in the day."
+    )
+    total: int = Field(description="Visits in the round, lamps and circuits.")
     streets: list[RoundStreet]

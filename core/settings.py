@@ -58,6 +58,10 @@ class Settings(BaseSettings):
     # Failure prediction (models/)
     prediction_horizon_days: int = Field(14, ge=1, le=90, description="A lamp counts as failing if it fails within this many days")
     crew_visits_per_day: int = Field(20, ge=1, description="Lamps the crews can visit per day: the k of precision at k")
+    circuit_round_min_probability: float = Field(
+        0.3, ge=0, le=1,
+        description="A circuit whose risk of a supply loss is at least this is a stop of the daily round (one visit)",
+    )
     scoring_hour: int = Field(2, ge=0, le=23, description="Hour (town time) of the nightly scoring job")
     model_retrain_weekday: str = Field(
         "sun", pattern="^(mon|tue|wed|thu|fri|sat|sun|)$",

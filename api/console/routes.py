@@ -102,7 +102,7 @@ if not vendor_installed():
 
 
 # --- who is asking, and in which language ----------------------------------------------------------
-def _settings(request: Request) -> Settings:
+def settings_of(request: Request) -> Settings:
     return getattr(request.app.state, "settings", None) or get_settings()
 
 
@@ -191,7 +191,7 @@ def render(
     page_config: dict[str, Any] | None = None,
     **context: Any,
 ) -> HTMLResponse:
-    settings = _settings(request)
+    settings = settings_of(request)
     lang, set_cookie = _choose_language(request, who)
     t = Translator(lang)
     config = {

@@ -1,13 +1,14 @@
-"""The console's maintenance pages for technicians and administrators: predicted failures (map, ranked list,
-signals), work orders (schedule, notes, close) and the printable daily round. See api/console/routes.py for
-the shared rendering; the pages' scripts read the JSON API (predictions, work-orders, round)."""
+"""The console's maintenance pages for technicians and administrators: predicted failures (the circuits'
+supply warnings, map, ranked list, signals), work orders (schedule, notes, close) and the printable daily
+round. See api/console/routes.py for the shared rendering; the pages' scripts read the JSON API (predictions,
+work-orders, round)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from api.console.routes import FIELD_STAFF, forbidden, login_redirect, principal, render
+from api.console.routes import FIELD_STAFF, forbidden, login_redirect, principal, render, settings_of
 from api.deps import Conn
 
 router = APIRouter(include_in_schema=False)
@@ -32,6 +33,8 @@ def predictions_page(request: Request, conn: Conn) -> Response:
     return _page(
         request, conn, "predictions.html", "predictions", "predictions.title",
         vendor_css=LEAFLET_CSS + UPLOT_CSS, vendor_js=LEAFLET_JS + UPLOT_JS, scripts=("predictions.js",),
+        # The supply warnings listed are the circuits the daily round would visit.
+        page_config={"circuitMinProbability": settings_of(request).circuit_round_min_probability},
     )
 
 

@@ -1,4 +1,5 @@
-"""Queries on the failure scores the nightly job writes (`lamp_predictions`): each lamp's latest, and its history."""
+"""Queries on the scores the nightly job writes: each lamp's latest failure score and its history
+(`lamp_predictions`), and the supply warnings of the circuits of its newest run (`circuit_predictions`)."""
 
 from __future__ import annotations
 
@@ -100,3 +101,69 @@ def history_for_lamp(
     ).fetchall()
     rows.reverse()
     return rows
+
+
+# The circuits of the newest scoring run (the newest scored_at, from the table's index), ranked
+# on the table's own columns; the page's rows then get what their lamps say. A circuit's lamps
+# are those not retired: their streets, the centroid of those with coordinates, their open work
+# orders.
+_CIRCUITS_OF_RUN = """
+    FROM circuit_predictions c
+    WHERE c.scored_at = (SELECT max(scored_at) FROM circuit_predictions)
+      AND (%(circuit)s::text IS NULL OR c.circuit = %(circuit)s)
+      AND (%(min_probability)s::float8 IS NULL OR c.probability >= %(min_probability)s::real)
+      AND (%(street)s::text IS NULL OR EXISTS (
+               SELECT 1 FROM lamps l WHERE l.circuit = c.circuit AND l.street = %(street)s AND l.state <> 'retired'))
+"""
+
+_CIRCUIT_PAGE = f"""
+    WITH ranked AS (
+        SELECT c.circuit, c.scored_at, c.probability {_CIRCUITS_OF_RUN}
+        ORDER BY c.probability DESC, c.circuit LIMIT %(limit)s OFFSET %(offset)s
+    )
+    SELECT c.circuit, c.probability, c.horizon_days, c.feature_day, c.scored_at, c.model_version, c.lamps,
+           coalesce(s.streets, ARRAY[]::text[]) AS streets, g.lat, g.lon, w.open_work_orders, c.reasons
+    FROM ranked r
+    JOIN circuit_predictions c ON c.circuit = r.circuit AND c.scored_at = r.scored_at
+    CROSS JOIN LATERAL (
+        SELECT array_agg(per_street.street ORDER BY per_street.lamps DESC, per_street.street) AS streets
+        FROM (SELECT l.street, count(*) AS lamps FROM lamps l
+              WHERE l.circuit = r.circuit AND l.state <> 'retired' AND l.street <> ''
+              GROUP BY l.street) per_street
+    ) s
+    CROSS JOIN LATERAL (
+        SELECT avg(l.lat) AS lat, avg(l.lon) AS lon FROM lamps l
+        WHERE l.circuit = r.circuit AND l.state <> 'retired' AND l.lat IS NOT NULL AND l.lon IS NOT NULL
+    ) g
+    CROSS JOIN LATERAL (
+        SELECT count(*) AS open_work_orders FROM work_orders w JOIN lamps l ON l.lamp_id = w.lamp_id
+        WHERE l.circuit = r.circuit AND l.state <> 'retired' AND w.status IN ('open', 'scheduled')
+    ) w
+    ORDER BY r.probability DESC, r.circuit
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class CircuitFilter:
+    circuit: str | None = None
+    street: str | None = None  # circuits with a lamp not retired on this street
+    min_probability: float | None = None
+
+    def params(self) -> dict[str, Any]:
+        return {"circuit": self.circuit, "street": self.street, "min_probability": self.min_probability}
+
+
+def count_latest_circuits(conn: psycopg.Connection, where: CircuitFilter) -> int:
+    return conn.execute("SELECT count(*) AS n " + _CIRCUITS_OF_RUN, where.params()).fetchone()["n"]
+
+
+def list_latest_circuits(
+    conn: psycopg.Connection, where: CircuitFilter, *, limit: int, offset: int
+) -> list[dict[str, Any]]:
+    """The newest run's circuits, highest probability first; circuits of equal probability by name."""
+    return conn.execute(_CIRCUIT_PAGE, where.params() | {"limit": limit, "offset": offset}).fetchall()
+
+
+def latest_circuit_run_at(conn: psycopg.Connection) -> datetime | None:
+    """When the newest run that scored circuits scored."""
+    return conn.execute("SELECT max(scored_at) AS at FROM circuit_predictions").fetchone()["at"]

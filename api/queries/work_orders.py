@@ -140,7 +140,8 @@ def event_exists(conn: psycopg.Connection, lamp_id: str, ts: datetime, type: str
 def round_candidates(conn: psycopg.Connection, day: date) -> list[dict[str, Any]]:
     """Work orders that may be visited on `day`, most urgent first: those scheduled for that day, then
     the others not closed (open, or scheduled for an earlier day and not done yet): faults (the lamp is
-    out) before predictions, then by the lamp's newest score, then oldest first."""
+    out) before predictions, then by the lamp's newest score, then oldest first. (The circuits at risk of a
+    supply loss join them in api/daily_round.py.)"""
     return conn.execute(
         f"""SELECT {_COLUMNS}, (w.status = 'scheduled' AND w.scheduled_for = %(day)s) AS due
             {_FROM}

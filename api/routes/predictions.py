@@ -1,5 +1,6 @@
-"""Failure predictions for technicians and administrators: every lamp's latest score ranked by risk, and one
-lamp's scores over time. The scores are written by the nightly scoring job (models/)."""
+"""Failure predictions for technicians and administrators: every lamp's latest score ranked by risk, one
+lamp's scores over time, and the supply warnings of the circuits. The scores are written by the nightly
+scoring job (models/)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from api.queries.lamps import lamp_exists
 from api.routes.lamps import parse_bbox
 from api.schemas import LAMP_ID_PATTERN
 from api.schemas_maintenance import (
+    CircuitPrediction,
+    CircuitPredictionPage,
     LampPrediction,
     LampPredictions,
     OpenWorkOrder,
@@ -67,6 +70,41 @@ def list_predictions(
         offset=offset,
         latest_scored_at=queries.latest_run_at(conn),
         items=[_prediction(row) for row in rows],
+    )
+
+
+# Declared before any "/predictions/{...}" route there may be, so that such a route never takes it.
+@router.get(
+    "/predictions/circuits",
+    response_model=CircuitPredictionPage,
+    summary="The circuits' supply warnings of the newest scoring run, highest risk first (technician, admin)",
+    description="One row per circuit the newest run scored (the newest `scored_at`): its probability of a supply "
+    "loss (a failing cable, joint or cabinet) within `horizon_days`, with the reasons, the streets and centroid of "
+    "its lamps not retired, and how many work orders are open on them. A crew checks a circuit once, at its "
+    "cabinet.",
+)
+def list_circuit_predictions(
+    conn: Conn,
+    who: FieldStaff,
+    circuit: Annotated[str | None, Query(description="Exact circuit.")] = None,
+    street: Annotated[
+        str | None, Query(description="Exact street name: circuits with a lamp not retired on it.")
+    ] = None,
+    min_probability: Annotated[
+        float | None, Query(ge=0, le=1, description="Only circuits at this probability or above.")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> CircuitPredictionPage:
+    where = queries.CircuitFilter(circuit=circuit, street=street, min_probability=min_probability)
+    total = queries.count_latest_circuits(conn, where)
+    rows = queries.list_latest_circuits(conn, where, limit=limit, offset=offset)
+    return CircuitPredictionPage(
+        total=total,
+        limit=limit,
+        offset=offset,
+        latest_scored_at=queries.latest_circuit_run_at(conn),
+        items=[CircuitPrediction(**row) for row in rows],
     )
 
 

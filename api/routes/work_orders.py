@@ -1,5 +1,6 @@
 """Work orders (technician, admin; every change audited): create one from a prediction, a fault or by hand,
-schedule it, add notes, close it; and the daily round of visits, as JSON or CSV.
+schedule it, add notes, close it; and the daily round of visits (lamps, and circuits at risk of a supply
+loss), as JSON or CSV.
 
 Closing as repaired or replaced records the maintenance in the events table, in the same
 transaction: a 'lamp_failure' event one second before the close when the technician found the
@@ -297,18 +298,22 @@ Lang = Annotated[
 ]
 
 _CSV_EXAMPLE = (
-    "street,lamp,name,address,reason,work_order,probability,lat,lon\r\n"
+    "street,lamp,name,address,reason,work_order,probability,lat,lon,circuit\r\n"
     "Rue des Tilleuls,L-0042,Rue des Tilleuls 12,12 rue des Tilleuls,"
-    "power factor fell from 0.96 to 0.88 over 10 days,12,0.83,48.8566,2.3522\r\n"
+    "power factor fell from 0.96 to 0.88 over 10 days,12,0.83,48.8566,2.3522,C-07\r\n"
+    "Rue des Tilleuls,,Circuit C-03 (27 lamps),,the circuit's voltage sagged by 9 V over 7 days,,0.64,48.8571,"
+    "2.3519,C-03\r\n"
 )
 
 
 @router.get(
     "/round",
     response_model=DailyRound,
-    summary="The lamps to visit on a day, grouped by street (technician, admin)",
-    description="The work orders scheduled for the day, then the others not closed, most urgent first (faults, "
-    "then the highest scores), up to the crews' visits per day (STREETLIGHT_CREW_VISITS_PER_DAY).",
+    summary="The lamps and circuits to visit on a day, grouped by street (technician, admin)",
+    description="The work orders scheduled for the day, then the others not closed and the circuits of the newest "
+    "run at risk of a supply loss (STREETLIGHT_CIRCUIT_ROUND_MIN_PROBABILITY or more, one visit each), most urgent "
+    "first (faults, then the highest probabilities), up to the crews' visits per day "
+    "(STREETLIGHT_CREW_VISITS_PER_DAY). A circuit is listed under its main street.",
 )
 def get_round(conn: Conn, who: FieldStaff, request: Request, day: Day = None, lang: Lang = None) -> DailyRound:
     return _daily_round(conn, who, request, day, lang)
@@ -317,7 +322,10 @@ def get_round(conn: Conn, who: FieldStaff, request: Request, day: Day = None, la
 @router.get(
     "/round.csv",
     response_class=Response,
-    summary="The day's round as CSV: street, lamp, name, address, reason, work order, probability, lat, lon",
+    summary="The day's round as CSV: street, lamp, name, address, reason, work order, probability, lat, lon, "
+    "circuit",
+    description="One line per visit, in the order of the round. A circuit's line has no lamp and no work order, "
+    "and the centroid of its lamps as lat, lon; a lamp's line names the lamp's circuit.",
     responses={
         200: {"description": "UTF-8 CSV, one line per visit", "content": {"text/csv": {"example": _CSV_EXAMPLE}}}
     },
@@ -339,30 +347,22 @@ def _daily_round(
     settings = request.app.state.settings
     day = day or datetime.now(ZoneInfo(settings.town_timezone)).date()
     lang = lang or supported(who.locale) or DEFAULT_LANGUAGE
-    chosen = daily_round.select_visits(queries.round_candidates(conn, day), settings.crew_visits_per_day)
-    visits = [
-        {
-            "position": position,
-            "work_order_id": row["id"],
-            "status": row["status"],
-            "scheduled_for": row["scheduled_for"],
-            "source": row["source"],
-            "lamp_id": row["lamp_id"],
-            "name": row["lamp_name"],
-            "street": row["street"],
-            "address": row["address"],
-            "lat": row["lat"],
-            "lon": row["lon"],
-            "probability": row["latest_probability"],
-            "reason": daily_round.reason_text(row, lang),
-            "notes": row["notes"],
-        }
-        for position, row in enumerate(chosen, start=1)
-    ]
+    capacity = settings.crew_visits_per_day
+    # More circuits than the crews' visits could never fit in the day.
+    circuits = prediction_queries.list_latest_circuits(
+        conn,
+        prediction_queries.CircuitFilter(min_probability=settings.circuit_round_min_probability),
+        limit=capacity,
+        offset=0,
+    )
+    candidates = daily_round.with_circuit_stops(queries.round_candidates(conn, day), circuits)
+    chosen = daily_round.select_visits(candidates, capacity)
+    visits = [daily_round.visit(position, row, lang) for position, row in enumerate(chosen, start=1)]
     return DailyRound(
         day=day,
-        capacity=settings.crew_visits_per_day,
+        capacity=capacity,
         scheduled=sum(1 for row in chosen if row["due"]),
+        circuits=sum(1 for row in chosen if row["kind"] == daily_round.CIRCUIT),
         total=len(visits),
         streets=[RoundStreet(street=street, visits=[Visit(**v) for v in group])
                  for street, group in daily_round.group_by_street(visits)],

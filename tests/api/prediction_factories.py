@@ -1,4 +1,5 @@
-"""Test data for the maintenance endpoints: model versions and lamp scores as the scoring job writes them."""
+"""Test data for the maintenance endpoints: model versions, lamp scores and circuit scores as the scoring job
+writes them."""
 
 from __future__ import annotations
 
@@ -41,5 +42,27 @@ def add_prediction(
                                          reasons)
            VALUES (%s, %s, %s, %s, %s, %s, %s)""",
         (lamp_id, scored_at, feature_day or scored_at.date(), probability, horizon_days, version,
+         json.dumps(reasons or [])),
+    )
+
+
+def add_circuit_prediction(
+    conn: psycopg.Connection,
+    circuit: str,
+    scored_at: datetime,
+    probability: float,
+    reasons: list[dict[str, Any]] | None = None,
+    *,
+    lamps: int = 10,
+    version: str = MODEL_VERSION,
+    horizon_days: int = 14,
+    feature_day: date | None = None,
+) -> None:
+    add_model_version(conn, version, horizon_days)
+    conn.execute(
+        """INSERT INTO circuit_predictions (circuit, scored_at, feature_day, probability, horizon_days, model_version,
+                                            lamps, reasons)
+           VALUES (%s, %s, %s, %s, %s, %s, %s, %s)""",
+        (circuit, scored_at, feature_day or scored_at.date(), probability, horizon_days, version, lamps,
          json.dumps(reasons or [])),
     )

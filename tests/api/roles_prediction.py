@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from tests.api.fleet_factories import make_lamp
-from tests.api.prediction_factories import add_prediction, reason
+from tests.api.prediction_factories import add_circuit_prediction, add_prediction, reason
 from tests.api.role_kit import Call, field_staff, fixed, page, signed_in_page
 
 SCORED_AT = datetime(2026, 11, 25, 1, 0, tzinfo=timezone.utc)
@@ -23,6 +23,9 @@ def _order(world, caller: str) -> int:
 # (method, route path) -> (request, expected status per caller); see test_roles.TABLE
 TABLE: dict[tuple[str, str], tuple[Any, dict[str, int]]] = {
     ("GET", "/api/v1/predictions"): (fixed("/api/v1/predictions", min_probability=0.5), field_staff(200)),
+    ("GET", "/api/v1/predictions/circuits"): (
+        fixed("/api/v1/predictions/circuits", min_probability=0.3, street="Rue P"), field_staff(200)
+    ),
     ("GET", "/api/v1/lamps/{lamp_id}/predictions"): (fixed("/api/v1/lamps/P1/predictions"), field_staff(200)),
     ("GET", "/api/v1/work-orders"): (fixed("/api/v1/work-orders", status="open"), field_staff(200)),
     ("POST", "/api/v1/work-orders"): (
@@ -56,11 +59,12 @@ TABLE: dict[tuple[str, str], tuple[Any, dict[str, int]]] = {
 
 
 def prepare(conn, world) -> None:
-    """A scored lamp P1; per caller, a scored lamp to create a work order for, and an open work order
-    (on another lamp) to read, change and close."""
+    """A scored lamp P1 on a circuit at risk of a supply loss; per caller, a scored lamp to create a work order
+    for, and an open work order (on another lamp) to read, change and close."""
     why = [reason("power_factor", "power factor fell from 0.96 to 0.88 over 10 days")]
-    make_lamp(conn, "P1", street="Rue P")
+    make_lamp(conn, "P1", street="Rue P", circuit="C-P")
     add_prediction(conn, "P1", SCORED_AT, 0.8, why)
+    add_circuit_prediction(conn, "C-P", SCORED_AT, 0.5, [reason("voltage_v", "voltage sagged by 9 V")], lamps=1)
     orders, to_cancel = {}, {}
     for caller, lamp_id in CALLER_LAMPS.items():
         make_lamp(conn, lamp_id, street="Rue P")

@@ -1,4 +1,5 @@
-"""Predictions: each lamp's latest score ranked by risk, filters, paging, the open work order, one lamp's history."""
+"""Predictions: each lamp's latest score ranked by risk, filters, paging, the open work order, one lamp's history;
+the circuits' supply warnings of the newest run."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 from api.deps import Role
 from tests.api.factories import make_user
 from tests.api.fleet_factories import bearer, make_lamp
-from tests.api.prediction_factories import MODEL_VERSION, add_prediction, reason
+from tests.api.prediction_factories import MODEL_VERSION, add_circuit_prediction, add_prediction, reason
 
 RUN_1 = datetime(2026, 11, 24, 1, 0, tzinfo=timezone.utc)
 RUN_2 = RUN_1 + timedelta(days=1)
@@ -17,6 +18,8 @@ PF = reason("power_factor", "power factor fell from 0.96 to 0.88 over 10 days",
             "le facteur de puissance est passé de 0,96 à 0,88 en 10 jours", 0.31)
 TEMP = reason("driver_temp_c", "driver 14 °C hotter than its neighbours",
               "driver 14 °C plus chaud que ses voisins", 0.2)
+SAG = reason("voltage_v", "the circuit's voltage sagged by 9 V over 7 days",
+             "la tension du circuit a baissé de 9 V en 7 jours", 0.42)
 
 
 @pytest.fixture
@@ -173,3 +176,131 @@ def test_since_needs_an_offset(client, scores, tech):
     response = client.get("/api/v1/lamps/A/predictions", params={"since": "2026-11-24T01:00:00"}, headers=tech)
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "since"
+
+
+# --- the circuits' supply warnings ------------------------------------------------------------------------
+RUN_3 = RUN_2 + timedelta(days=1)
+
+
+@pytest.fixture
+def circuit_scores(db):
+    """Two runs. C-01 rises to 0.7 and C-02 falls to 0.4, as C-03 scores (a tie, ranked by name); C-04 was scored
+    only in the first run (0.8) and is not listed.
+
+    C-01's lamps not retired: three on Rue A (one without coordinates), one on Rue B, one on Rue C, one
+    without a street; a retired lamp far away on Rue Z counts for nothing. Work orders on its lamps: one open,
+    one scheduled, one done, and one open on the retired lamp: two count. C-02: two lamps on Rue D, one on
+    Rue B. C-03: only a retired lamp, on Rue B."""
+    c1 = {"K1": ("Rue A", 48.80, 2.30), "K2": ("Rue A", 48.82, 2.34), "K3": ("Rue B", 48.84, 2.32),
+          "K4": ("Rue A", None, None), "K5": ("Rue C", 48.86, 2.36), "K6": ("", None, None)}
+    for lamp_id, (street, lat, lon) in c1.items():
+        make_lamp(db, lamp_id, circuit="C-01", street=street, lat=lat, lon=lon)
+    make_lamp(db, "K9", circuit="C-01", street="Rue Z", lat=10.0, lon=10.0, state="retired")
+    make_lamp(db, "M1", circuit="C-02", street="Rue D", lat=48.90, lon=2.40)
+    make_lamp(db, "M2", circuit="C-02", street="Rue D")
+    make_lamp(db, "M3", circuit="C-02", street="Rue B", lat=48.92, lon=2.42, state="faulty")
+    make_lamp(db, "N1", circuit="C-03", street="Rue B", lat=48.95, lon=2.45, state="retired")
+    for lamp_id, status, scheduled_for in (("K1", "open", None), ("K3", "scheduled", date(2026, 11, 27)),
+                                           ("K9", "open", None)):
+        db.execute(
+            """INSERT INTO work_orders (lamp_id, source, status, scheduled_for, notes, created_by)
+               VALUES (%s, 'manual', %s, %s, 'check', 'tech-a')""",
+            (lamp_id, status, scheduled_for),
+        )
+    db.execute(
+        """INSERT INTO work_orders (lamp_id, source, status, outcome, closed_at, notes, created_by)
+           VALUES ('K2', 'manual', 'done', 'repaired', now(), 'check', 'tech-a')"""
+    )
+    add_circuit_prediction(db, "C-01", RUN_1, 0.2, [PF], lamps=5)
+    add_circuit_prediction(db, "C-02", RUN_1, 0.9, [SAG], lamps=3)
+    add_circuit_prediction(db, "C-04", RUN_1, 0.8, [SAG], lamps=12)
+    add_circuit_prediction(db, "C-01", RUN_2, 0.7, [SAG, PF], lamps=6, version="20261124T020000Z")
+    add_circuit_prediction(db, "C-02", RUN_2, 0.4, [], lamps=3, version="20261124T020000Z")
+    add_circuit_prediction(db, "C-03", RUN_2, 0.4, [SAG], lamps=0, version="20261124T020000Z")
+
+
+def circuits_page(client, auth, **params) -> dict:
+    response = client.get("/api/v1/predictions/circuits", params=params, headers=auth)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def ranked_circuits(client, auth, **params) -> tuple[int, list[tuple[str, float]]]:
+    body = circuits_page(client, auth, **params)
+    return body["total"], [(item["circuit"], item["probability"]) for item in body["items"]]
+
+
+def test_the_newest_run_circuits_highest_first_with_where_their_lamps_are(client, circuit_scores, tech):
+    body = circuits_page(client, tech)
+    assert [(i["circuit"], i["probability"]) for i in body["items"]] == [("C-01", 0.7), ("C-02", 0.4), ("C-03", 0.4)]
+    assert (body["total"], body["limit"], body["offset"]) == (3, 100, 0)
+    assert datetime.fromisoformat(body["latest_scored_at"]) == RUN_2
+    first = body["items"][0]
+    assert first == {
+        "circuit": "C-01",
+        "probability": 0.7,
+        "horizon_days": 14,
+        "feature_day": "2026-11-25",
+        "scored_at": first["scored_at"],
+        "model_version": "20261124T020000Z",
+        "lamps": 6,
+        "streets": ["Rue A", "Rue B", "Rue C"],  # most lamps first, then by name; no empty street, no retired lamp
+        "lat": pytest.approx(48.83),  # of the four lamps with coordinates, the retired one left out
+        "lon": pytest.approx(2.33),
+        "open_work_orders": 2,
+        "reasons": [SAG, PF],
+    }
+    assert datetime.fromisoformat(first["scored_at"]) == RUN_2
+    second, third = body["items"][1:]
+    assert (second["streets"], second["lat"], second["lon"], second["open_work_orders"], second["reasons"]) == (
+        ["Rue D", "Rue B"], pytest.approx(48.91), pytest.approx(2.41), 0, []
+    )
+    assert (third["streets"], third["lat"], third["lon"], third["lamps"]) == ([], None, None, 0)
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"min_probability": 0.4}, [("C-01", 0.7), ("C-02", 0.4), ("C-03", 0.4)]),  # at the threshold counts
+        ({"min_probability": 0.41}, [("C-01", 0.7)]),
+        ({"min_probability": 0.71}, []),
+        ({"circuit": "C-02"}, [("C-02", 0.4)]),
+        ({"circuit": "C-04"}, []),  # scored in an older run only
+        ({"street": "Rue B"}, [("C-01", 0.7), ("C-02", 0.4)]),  # C-03's lamp on Rue B is retired
+        ({"street": "Rue Z"}, []),  # only a retired lamp of C-01
+        ({"street": "Rue D", "min_probability": 0.5}, []),
+        ({"street": "Rue A", "circuit": "C-01"}, [("C-01", 0.7)]),
+    ],
+)
+def test_circuit_filters(client, circuit_scores, tech, params, expected):
+    assert ranked_circuits(client, tech, **params) == (len(expected), expected)
+
+
+def test_circuit_paging(client, circuit_scores, tech):
+    body = circuits_page(client, tech, limit=1, offset=1)
+    assert (body["total"], body["limit"], body["offset"]) == (3, 1, 1)
+    assert [item["circuit"] for item in body["items"]] == ["C-02"]
+
+
+def test_a_new_run_replaces_the_circuits_of_the_one_before(client, db, circuit_scores, tech):
+    add_circuit_prediction(db, "C-03", RUN_3, 0.1, [SAG], lamps=0)
+    body = circuits_page(client, tech)
+    assert (body["total"], [(i["circuit"], i["probability"]) for i in body["items"]]) == (1, [("C-03", 0.1)])
+    assert datetime.fromisoformat(body["latest_scored_at"]) == RUN_3
+
+
+def test_before_the_first_run_no_circuit_is_listed(client, db, tech):
+    make_lamp(db, "A", circuit="C-01")
+    add_prediction(db, "A", RUN_1, 0.9)  # lamps scored, circuits not (yet)
+    assert circuits_page(client, tech) == {"total": 0, "limit": 100, "offset": 0, "latest_scored_at": None,
+                                           "items": []}
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [({"min_probability": -0.1}, "min_probability"), ({"limit": 1001}, "limit"), ({"offset": -1}, "offset")],
+)
+def test_bad_circuit_parameters_are_named(client, circuit_scores, tech, params, field):
+    response = client.get("/api/v1/predictions/circuits", params=params, headers=tech)
+    assert response.status_code == 422
+    assert [error["field"] for error in response.json()["errors"]] == [field]

@@ -1,5 +1,6 @@
 """Work orders: creation from a prediction, a fault or by hand; one open per lamp; scheduling and notes;
-closing (the events it writes, the lamp's state, false alarms kept); the daily round as JSON and CSV."""
+closing (the events it writes, the lamp's state, false alarms kept); the daily round, with the circuits at
+risk of a supply loss, as JSON and CSV."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from api.deps import Role
 from core.settings import Settings
 from tests.api.factories import make_user
 from tests.api.fleet_factories import add_event, api_client, audit_entries, bearer, make_lamp
-from tests.api.prediction_factories import add_prediction, reason
+from tests.api.prediction_factories import add_circuit_prediction, add_prediction, reason
 
 RUN_1 = datetime(2026, 11, 24, 1, 0, tzinfo=timezone.utc)
 RUN_2 = RUN_1 + timedelta(days=1)
@@ -21,6 +22,8 @@ PF = reason("power_factor", "power factor fell from 0.96 to 0.88 over 10 days",
             "le facteur de puissance est passé de 0,96 à 0,88 en 10 jours", 0.31)
 TEMP = reason("driver_temp_c", "driver 14 °C hotter than its neighbours",
               "driver 14 °C plus chaud que ses voisins", 0.2)
+SAG = reason("voltage_v", "the circuit's voltage sagged by 9 V over 7 days",
+             "la tension du circuit a baissé de 9 V en 7 jours", 0.42)
 
 
 @pytest.fixture
@@ -329,12 +332,12 @@ DAY = date(2026, 11, 26)
 
 @pytest.fixture
 def round_fleet(db):
-    """Six lamps on two streets, with work orders of every kind; the crews visit four lamps a day."""
+    """Seven lamps of circuit C-01 on three streets, with work orders of every kind."""
     streets = {"S1": "Rue de la Gare", "S2": "Rue Haute", "S3": "Rue Haute", "S4": "Rue de la Gare",
                "S5": "Rue Basse", "S6": "Rue Basse", "S7": "Rue Basse"}
     for n, (lamp_id, street) in enumerate(streets.items(), start=1):
         make_lamp(db, lamp_id, street=street, name=f"Lamp {n}", address=f"{n} {street.lower()}",
-                  lat=48.85 + n / 1000, lon=2.35)
+                  lat=48.85 + n / 1000, lon=2.35, circuit="C-01")
     for lamp_id, probability in {"S1": 0.12, "S2": 0.91, "S3": 0.05, "S4": 0.64, "S5": 0.5, "S6": 0.99}.items():
         add_prediction(db, lamp_id, RUN_2, probability, [PF if probability > 0.5 else TEMP])
     add_event(db, "S7", FAULT_AT, "lamp_failure")
@@ -370,7 +373,9 @@ def crew_of_four(timescale_url):
 
 def test_the_round_due_visits_then_the_most_urgent_grouped_by_street(crew_of_four, round_fleet, tech):
     body = crew_of_four.get("/api/v1/round", params={"day": "2026-11-26", "lang": "en"}, headers=tech).json()
-    assert (body["day"], body["capacity"], body["scheduled"], body["total"]) == ("2026-11-26", 4, 1, 4)
+    assert (body["day"], body["capacity"], body["scheduled"], body["circuits"], body["total"]) == (
+        "2026-11-26", 4, 1, 0, 4
+    )
     assert [(street["street"], [(v["position"], v["lamp_id"]) for v in street["visits"]])
             for street in body["streets"]] == [
         ("Rue de la Gare", [(1, "S1"), (4, "S4")]),
@@ -378,10 +383,11 @@ def test_the_round_due_visits_then_the_most_urgent_grouped_by_street(crew_of_fou
         ("Rue Haute", [(3, "S2")]),
     ]
     first = body["streets"][0]["visits"][0]
-    assert {key: first[key] for key in ("status", "scheduled_for", "source", "name", "address", "probability",
-                                        "reason", "notes")} == {
-        "status": "scheduled", "scheduled_for": "2026-11-26", "source": "prediction", "name": "Lamp 1",
-        "address": "1 rue de la gare", "probability": 0.12, "reason": TEMP["text"], "notes": "",
+    assert {key: first[key] for key in ("kind", "status", "scheduled_for", "source", "circuit", "name", "address",
+                                        "probability", "reason", "notes")} == {
+        "kind": "lamp", "status": "scheduled", "scheduled_for": "2026-11-26", "source": "prediction",
+        "circuit": "C-01", "name": "Lamp 1", "address": "1 rue de la gare", "probability": 0.12, "reason": TEMP["text"],
+        "notes": "",
     }
     assert body["streets"][1]["visits"][0]["reason"] == "Lamp failure"
 
@@ -416,16 +422,97 @@ def test_the_round_as_csv(crew_of_four, round_fleet, tech):
     assert response.headers["content-disposition"] == 'attachment; filename="round-2026-11-26.csv"'
     ids = {lamp_id: n for n, lamp_id in enumerate(["S1", "S2", "S3", "S4", "S5", "S6", "S7"], start=1)}
     assert response.text == (
-        "street,lamp,name,address,reason,work_order,probability,lat,lon\r\n"
+        "street,lamp,name,address,reason,work_order,probability,lat,lon,circuit\r\n"
         f"Rue de la Gare,S1,Lamp 1,1 rue de la gare,driver 14 °C hotter than its neighbours,{ids['S1']},0.12,"
-        "48.851,2.35\r\n"
+        "48.851,2.35,C-01\r\n"
         f"Rue de la Gare,S4,Lamp 4,4 rue de la gare,power factor fell from 0.96 to 0.88 over 10 days,{ids['S4']},"
-        "0.64,48.854,2.35\r\n"
-        f"Rue Basse,S7,Lamp 7,7 rue basse,Lamp failure,{ids['S7']},,48.857,2.35\r\n"
+        "0.64,48.854,2.35,C-01\r\n"
+        f"Rue Basse,S7,Lamp 7,7 rue basse,Lamp failure,{ids['S7']},,48.857,2.35,C-01\r\n"
         f"Rue Haute,S2,Lamp 2,2 rue haute,power factor fell from 0.96 to 0.88 over 10 days,{ids['S2']},0.91,"
-        "48.852,2.35\r\n"
+        "48.852,2.35,C-01\r\n"
     )
 
+
+@pytest.fixture
+def round_circuits(db, round_fleet):
+    """Circuits of the newest run: C-03 (0.7; two lamps on Rue Neuve, one on Rue Haute, one retired on Rue
+    Morte) and C-05 (0.3, at the default threshold; no lamp in the inventory) make the round; C-06 (0.29) does
+    not, nor C-09, scored 0.95 by the run before."""
+    lamps = {"K1": ("Rue Neuve", 48.86, 2.36, "in_service"), "K2": ("Rue Neuve", 48.88, 2.38, "in_service"),
+             "K3": ("Rue Haute", None, None, "faulty"), "K4": ("Rue Morte", 10.0, 10.0, "retired")}
+    for lamp_id, (street, lat, lon, state) in lamps.items():
+        make_lamp(db, lamp_id, street=street, lat=lat, lon=lon, state=state, circuit="C-03")
+    add_circuit_prediction(db, "C-09", RUN_1, 0.95, [SAG], lamps=8)
+    add_circuit_prediction(db, "C-03", RUN_2, 0.7, [SAG, PF], lamps=27)
+    add_circuit_prediction(db, "C-05", RUN_2, 0.3, [], lamps=4)
+    add_circuit_prediction(db, "C-06", RUN_2, 0.29, [SAG], lamps=9)
+
+
+def round_stops(body: dict) -> list[tuple[str, list[tuple[int, str]]]]:
+    """(street, [(position, lamp id or circuit)]) street by street."""
+    return [(street["street"], [(v["position"], v["lamp_id"] or v["circuit"]) for v in street["visits"]])
+            for street in body["streets"]]
+
+
+def test_a_circuit_at_risk_is_one_visit_of_the_round_by_its_probability(crew_of_four, round_circuits, tech):
+    body = crew_of_four.get("/api/v1/round", params={"day": "2026-11-26", "lang": "en"}, headers=tech).json()
+    # S1 is due; then the fault S7, S2 (0.91), C-03 (0.7); no room left for S4 (0.64) nor C-05 (0.3).
+    assert (body["scheduled"], body["circuits"], body["total"]) == (1, 1, 4)
+    assert round_stops(body) == [
+        ("Rue de la Gare", [(1, "S1")]), ("Rue Basse", [(2, "S7")]), ("Rue Haute", [(3, "S2")]),
+        ("Rue Neuve", [(4, "C-03")]),
+    ]
+    stop = body["streets"][3]["visits"][0]
+    assert stop == {
+        "position": 4, "kind": "circuit", "work_order_id": None, "status": None, "scheduled_for": None,
+        "source": None, "lamp_id": None, "circuit": "C-03", "lamps": 27, "streets": ["Rue Neuve", "Rue Haute"],
+        "name": "Circuit C-03 (27 lamps)", "street": "Rue Neuve", "address": "", "lat": pytest.approx(48.87),
+        "lon": pytest.approx(2.37), "probability": 0.7, "reason": SAG["text"], "notes": "",
+    }
+
+
+def test_every_circuit_at_the_threshold_or_above_when_the_crews_have_room(timescale_url, round_circuits, tech):
+    settings = Settings(database_url=timescale_url, crew_visits_per_day=20, _env_file=None)
+    with api_client(timescale_url, settings=settings) as client:
+        body = client.get("/api/v1/round", params={"day": "2026-11-26"}, headers=tech).json()  # French by default
+    assert (body["scheduled"], body["circuits"], body["total"]) == (1, 2, 7)
+    assert round_stops(body) == [
+        ("Rue de la Gare", [(1, "S1"), (5, "S4")]), ("Rue Basse", [(2, "S7")]), ("Rue Haute", [(3, "S2"), (7, "S3")]),
+        ("Rue Neuve", [(4, "C-03")]), ("", [(6, "C-05")]),  # C-05 has no lamp with a street
+    ]
+    circuits = [(v["name"], v["reason"], v["lat"]) for street in body["streets"] for v in street["visits"]
+                if v["kind"] == "circuit"]
+    assert circuits == [("Circuit C-03 (27 lampes)", SAG["text_fr"], pytest.approx(48.87)),
+                        ("Circuit C-05 (4 lampes)", "risque de perte d'alimentation sur le circuit", None)]
+
+
+@pytest.mark.parametrize(("threshold", "expected"), [("0.7", ["C-03"]), ("0.71", [])])
+def test_the_circuits_threshold_is_a_setting(timescale_url, round_circuits, tech, monkeypatch, threshold, expected):
+    monkeypatch.setenv("STREETLIGHT_CIRCUIT_ROUND_MIN_PROBABILITY", threshold)
+    settings = Settings(database_url=timescale_url, crew_visits_per_day=20, _env_file=None)
+    with api_client(timescale_url, settings=settings) as client:
+        body = client.get("/api/v1/round", params={"day": "2026-11-26"}, headers=tech).json()
+    assert [v["circuit"] for street in body["streets"] for v in street["visits"] if v["kind"] == "circuit"] == expected
+    assert body["total"] == 5 + len(expected)
+
+
+@pytest.mark.parametrize("threshold", ["-0.1", "1.5"])
+def test_the_circuits_threshold_is_a_probability(monkeypatch, threshold):
+    monkeypatch.setenv("STREETLIGHT_CIRCUIT_ROUND_MIN_PROBABILITY", threshold)
+    with pytest.raises(ValueError, match="circuit_round_min_probability"):
+        Settings(_env_file=None)
+
+
+def test_the_round_as_csv_with_a_circuit(crew_of_four, round_circuits, tech):
+    response = crew_of_four.get("/api/v1/round.csv", params={"day": "2026-11-26", "lang": "en"}, headers=tech)
+    assert response.status_code == 200
+    lines = response.text.split("\r\n")
+    assert lines[0] == "street,lamp,name,address,reason,work_order,probability,lat,lon,circuit"
+    assert [line.split(",")[1] for line in lines[1:-1]] == ["S1", "S7", "S2", ""]
+    assert lines[4] == (
+        "Rue Neuve,,Circuit C-03 (27 lamps),,the circuit's voltage sagged by 9 V over 7 days,,0.7,48.87,2.37,C-03"
+    )
+    assert lines[-1] == ""
 
 def test_a_bad_day_is_named(client, fleet, tech):
     for path in ("/api/v1/round", "/api/v1/round.csv"):

@@ -1,8 +1,9 @@
-"""The technicians' maintenance pages in a real browser: predicted failures (map, ranked list, reasons,
-signals), work orders (create, schedule, close), and the printable daily round.
+"""The technicians' maintenance pages in a real browser: predicted failures (the circuits' supply warnings,
+map, ranked list, reasons, signals), work orders (create, schedule, close), and the printable daily round.
 
 The demo town of the console tests (tests/console/conftest.py) is scored here with plain SQL, as the
-nightly scoring job would: a few lamps with a risk and reasons, the others low.
+nightly scoring job would: a few lamps with a risk and reasons, the others low; the top lamp's circuit at
+risk of a supply loss, another circuit low.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import csv
 import io
 import json
 import re
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -32,6 +34,9 @@ TEMP = {"feature": "driver_temp_vs_neighbours", "signal": "driver_temp_c", "weig
         "text": "driver 14 °C hotter than its neighbours", "text_fr": "driver 14 °C plus chaud que ses voisins"}
 AGE = {"feature": "age_years", "signal": "age", "weight": 0.05, "text": "installed 14 years ago",
        "text_fr": "installée il y a 14 ans"}
+SAG = {"feature": "voltage_sag_7d", "signal": "voltage_v", "weight": 0.42,
+       "text": "the circuit's voltage sagged by 9 V over 7 days",
+       "text_fr": "la tension du circuit a baissé de 9 V en 7 jours"}
 
 
 @dataclass
@@ -42,6 +47,11 @@ class Scores:
     third: str  # 0.12
     low: list[str]  # 0.02 each
     street: dict[str, str]  # lamp id -> street
+    circuit: str = ""  # the top lamp's: 0.62 of a supply loss, above the round's threshold (0.3)
+    circuit_lamps: int = 0  # its lamps
+    circuit_street: str = ""  # the street with most of its lamps
+    on_circuit: tuple[str, ...] = ()  # the scored lamps on it
+    circuit_of: dict[str, str] | None = None  # scored lamp id -> its circuit
 
     @property
     def lamps(self) -> list[str]:
@@ -77,6 +87,23 @@ def scores(console: Console) -> Scores:
             )
         result.street = dict(conn.execute("SELECT lamp_id, street FROM lamps WHERE lamp_id = ANY(%s)",
                                           (result.lamps,)).fetchall())
+        circuits = dict(conn.execute("SELECT lamp_id, circuit FROM lamps WHERE state <> 'retired'").fetchall())
+        result.circuit = circuits[result.top]
+        other = next(c for c in sorted(set(circuits.values())) if c != result.circuit)
+        result.circuit_of = {lamp_id: circuits[lamp_id] for lamp_id in result.lamps}
+        result.on_circuit = tuple(lamp_id for lamp_id in result.lamps if circuits[lamp_id] == result.circuit)
+        streets = Counter(street for (street,) in conn.execute(
+            "SELECT street FROM lamps WHERE circuit = %s AND state <> 'retired'", (result.circuit,)))
+        result.circuit_lamps = sum(streets.values())
+        result.circuit_street = min(streets, key=lambda street: (-streets[street], street))
+        for circuit, probability, reasons in ((result.circuit, 0.62, [SAG]), (other, 0.1, [SAG])):
+            conn.execute(
+                """INSERT INTO circuit_predictions (circuit, scored_at, feature_day, probability, horizon_days,
+                                                    model_version, lamps, reasons)
+                   VALUES (%s, %s, %s, %s, 14, %s, %s, %s)""",
+                (circuit, scored_at, (scored_at - timedelta(days=1)).date(), probability, MODEL_VERSION,
+                 result.circuit_lamps, json.dumps(reasons)),
+            )
     return result
 
 
@@ -109,6 +136,18 @@ def test_a_technician_follows_a_predicted_failure_to_its_repair(page: Page, cons
     expect(first.locator("li.reason")).to_have_text([PF["text"], TEMP["text"], AGE["text"]])
     expect(rows.nth(1).locator("th a").first).to_have_text(scores.second)
     expect(rows.nth(2).locator("th a").first).to_have_text(scores.third)
+
+    # Above them, the supply warning of the circuit at risk; the circuit below the round's threshold is not listed.
+    expect(page.locator("#circuits-title")).to_have_text("Supply warnings by circuit")
+    expect(page.locator("#circuits-intro")).to_contain_text("30 % or more")
+    warnings = page.locator("#circuit-warnings tbody tr")
+    expect(warnings).to_have_count(1)
+    warning = warnings.first
+    expect(warning.locator("th .circuit-name")).to_have_text(scores.circuit)
+    expect(warning.locator("td")).to_have_text(
+        ["62\u202f%", str(scores.circuit_lamps), re.compile("^" + re.escape(scores.circuit_street)), SAG["text"]]
+    )
+    assert page.locator("#circuits").bounding_box()["y"] < page.locator("#ranking").bounding_box()["y"]
     # When it was scored, in the town's time zone (the browser runs in UTC).
     local = scores.scored_at.astimezone(ZoneInfo("Europe/Paris"))
     expect(page.locator("#predictions-scored")).to_contain_text(f"{local:%H:%M}")
@@ -203,6 +242,27 @@ def test_filters_narrow_the_list_and_the_map(page: Page, console: Console, score
     expect(page.get_by_label("Street", exact=True)).to_have_value(scores.street[scores.second])
     page.get_by_role("button", name="Clear").click()
     expect(ranking_rows(page)).to_have_count(len(scores.lamps))
+
+    # A circuit's warning shows its lamps in the list, from the keyboard too.
+    page.get_by_role("link", name=f"Show the lamps of circuit {scores.circuit} in the list").focus()
+    page.keyboard.press("Enter")
+    expect(ranking_rows(page)).to_have_count(len(scores.on_circuit))
+    expect(page.locator("#ranking-count")).to_be_focused()
+    expect(page.get_by_label("Circuit", exact=True)).to_have_value(scores.circuit)
+    assert f"circuit={scores.circuit}" in page.url
+    no_page_errors(page)
+
+
+def test_without_a_circuit_at_the_threshold_the_warnings_say_so(page: Page, console: Console, scores: Scores):
+    settings = console.app.state.settings
+    console.app.state.settings = settings.model_copy(update={"circuit_round_min_probability": 0.9})
+    try:
+        sign_in(page, "tech", start="/login?next=/predictions")
+        expect(page.locator("#circuits-empty")).to_have_text("No circuit is at 90 % risk of a supply loss or more.")
+        expect(page.locator("#circuit-warnings")).to_be_hidden()
+        expect(ranking_rows(page)).to_have_count(len(scores.lamps))
+    finally:
+        console.app.state.settings = settings
     no_page_errors(page)
 
 
@@ -229,8 +289,15 @@ def test_a_work_order_is_scheduled_and_the_round_printed_and_downloaded(page: Pa
     expect(street.locator(f'tr[data-lamp-id="{scores.second}"]')).to_contain_text(TEMP["text"])
     expect(street.locator(f'tr[data-lamp-id="{scores.second}"]')).to_contain_text("41\u202f%")
     expect(page.locator("#round-summary")).to_contain_text("of which 1 scheduled for the day")
+    expect(page.locator("#round-summary")).to_contain_text("Circuits to check at the cabinet: 1.")
     total = int(page.locator("#round-streets").get_attribute("data-total"))
     expect(page.locator(".round-street tbody tr")).to_have_count(total)
+    # The circuit at risk: one stop, under the street with most of its lamps.
+    stop = page.locator(f'.round-street[data-street="{scores.circuit_street}"] tr.circuit-stop')
+    expect(stop).to_have_count(1)
+    expect(stop.locator("th a")).to_have_text(f"Circuit {scores.circuit} ({scores.circuit_lamps} lamps)")
+    expect(stop).to_contain_text(SAG["text"])
+    expect(stop).to_contain_text("62\u202f%")
 
     # On paper: the list only.
     page.emulate_media(media="print")
@@ -245,10 +312,18 @@ def test_a_work_order_is_scheduled_and_the_round_printed_and_downloaded(page: Pa
     response = page.request.get(href)
     assert response.status == 200
     lines = list(csv.reader(io.StringIO(response.text())))
-    assert lines[0] == ["street", "lamp", "name", "address", "reason", "work_order", "probability", "lat", "lon"]
+    assert lines[0] == ["street", "lamp", "name", "address", "reason", "work_order", "probability", "lat", "lon",
+                        "circuit"]
     assert len(lines) == total + 1
     [mine] = [line for line in lines if line[1] == scores.second]
-    assert (mine[0], mine[4], mine[5], mine[6]) == (scores.street[scores.second], TEMP["text"], str(order_id), "0.41")
+    assert (mine[0], mine[4], mine[5], mine[6], mine[9]) == (
+        scores.street[scores.second], TEMP["text"], str(order_id), "0.41", scores.circuit_of[scores.second]
+    )
+    [circuit_line] = [line for line in lines if line[1] == ""]
+    assert (circuit_line[0], circuit_line[2], circuit_line[4], circuit_line[5], circuit_line[6], circuit_line[9]) == (
+        scores.circuit_street, f"Circuit {scores.circuit} ({scores.circuit_lamps} lamps)", SAG["text"], "", "0.62",
+        scores.circuit,
+    )
     no_page_errors(page)
 
 
@@ -256,6 +331,10 @@ def test_a_work_order_is_scheduled_and_the_round_printed_and_downloaded(page: Pa
 def test_in_french_with_the_keyboard(page: Page, console: Console, scores: Scores):
     sign_in(page, "technicien", start="/login?next=/predictions")
     expect(page.locator("h1")).to_have_text("Pannes prévues")
+    expect(page.locator("#circuits-title")).to_have_text("Alertes d'alimentation par circuit")
+    expect(page.locator(f'#circuit-warnings tr[data-circuit="{scores.circuit}"] td.circuit-reason')).to_have_text(
+        SAG["text_fr"]
+    )
     row = page.locator(f'#ranking tr[data-lamp-id="{scores.third}"]')
     expect(row.locator("li.reason")).to_have_text([AGE["text_fr"]])
     expect(row).to_contain_text("12\u202f%")

@@ -1,7 +1,9 @@
-/* Predicted failures: the lamps most at risk on a map and in a ranked list, with their reasons in the
- * user's language, a button to make a work order, and charts of the signals behind a lamp's reasons.
+/* Predicted failures: the circuits at risk of a supply loss (the daily round's circuit stops), then the
+ * lamps most at risk on a map and in a ranked list, with their reasons in the user's language, a button to
+ * make a work order, and charts of the signals behind a lamp's reasons.
  *
  * The list and the map show the same lamps: the highest risks matching the filters, up to MAX_LOADED.
+ * The circuits do not follow the filters; each has a link that filters the lamps by it.
  */
 (function () {
   "use strict";
@@ -25,6 +27,7 @@
     burning_hours: { label: "signal.burning_hours", digits: 0, colour: "#374151" },
   };
   const SIGNAL_DAYS = 30;
+  const STREETS_SHOWN = 3; // a circuit's main streets; the others are counted
   const tickDay = new Intl.DateTimeFormat(fmt.locale, { timeZone: fmt.zone, day: "numeric", month: "short" });
 
   const errorBox = document.getElementById("predictions-error");
@@ -38,6 +41,11 @@
   const mapElement = document.getElementById("map");
   const mapCount = document.getElementById("map-count");
   const mapNote = document.getElementById("map-note");
+  const circuitsIntro = document.getElementById("circuits-intro");
+  const circuitsTableWrap = document.getElementById("circuits-table-wrap");
+  const circuitsBody = document.querySelector("#circuit-warnings tbody");
+  const circuitsEmpty = document.getElementById("circuits-empty");
+  const circuitsCapped = document.getElementById("circuits-capped");
 
   let items = [];
   let total = 0;
@@ -132,11 +140,66 @@
 
   async function reload() {
     try {
-      await load();
+      await Promise.all([load(), loadCircuits()]);
     } catch (err) {
       SL.showError(errorBox, SL.errorText(err));
       throw err;
     }
+  }
+
+  // ------------------------------------------------------------------ the circuits' supply warnings
+
+  const circuitThreshold = () => config.circuitMinProbability;
+
+  async function loadCircuits() {
+    const page = await api("/api/v1/predictions/circuits",
+      { params: { min_probability: circuitThreshold(), limit: PAGE_SIZE } });
+    renderCircuits(page);
+  }
+
+  function streetsText(streets) {
+    if (!streets.length) return "–";
+    const shown = streets.slice(0, STREETS_SHOWN).join(", ");
+    const others = streets.length - STREETS_SHOWN;
+    return others > 0 ? `${shown} ${t("circuits.more_streets", { count: fmt.number(others) })}` : shown;
+  }
+
+  function circuitRow(item) {
+    const link = h("a", { href: "/predictions?" + new URLSearchParams({ circuit: item.circuit }).toString(),
+      class: "btn btn-small show-circuit-lamps", "aria-label": t("circuits.show_lamps_of", { circuit: item.circuit }),
+      dataset: { circuit: item.circuit } }, t("circuits.show_lamps"));
+    link.addEventListener("click", (event) => {
+      event.preventDefault();
+      showCircuitLamps(item.circuit);
+    });
+    return h("tr", { dataset: { circuit: item.circuit } },
+      h("th", { scope: "row" }, h("span", { class: "circuit-name" }, item.circuit), h("div", { class: "row-actions" }, link)),
+      h("td", { class: "num" }, riskBadge(item.probability)),
+      h("td", { class: "num" }, fmt.number(item.lamps)),
+      h("td", {}, streetsText(item.streets)),
+      h("td", { class: "circuit-reason" }, item.reasons.length ? reasonText(item.reasons[0]) : "–"));
+  }
+
+  function renderCircuits(page) {
+    const percentText = fmt.number(circuitThreshold() * 100, 1);
+    circuitsIntro.textContent = t("circuits.intro", { percent: percentText });
+    circuitsBody.replaceChildren(...page.items.map(circuitRow));
+    circuitsTableWrap.hidden = page.total === 0;
+    circuitsEmpty.textContent = t("circuits.none", { percent: percentText });
+    circuitsEmpty.hidden = page.total !== 0;
+    circuitsCapped.textContent = t("circuits.capped", { shown: fmt.number(page.items.length), count: fmt.number(page.total) });
+    circuitsCapped.hidden = page.total <= page.items.length;
+    document.getElementById("circuits").dataset.total = String(page.total);
+  }
+
+  /** The lamp list and the map narrowed to one circuit's lamps (the other filters cleared), focus on the list. */
+  function showCircuitLamps(circuit) {
+    for (const name of FILTERS) form.elements[name].value = "";
+    form.elements.circuit.value = circuit;
+    keepInAddress(currentFilters());
+    shown = 0;
+    fitNext = true;
+    reload().then(() => countHeading.focus(), () => {});
   }
 
   // ------------------------------------------------------------------ the ranked list

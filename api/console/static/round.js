@@ -1,4 +1,5 @@
-/* The daily round: the lamps to visit on a day, street by street, to print or download as CSV. */
+/* The daily round: the lamps and circuits to visit on a day, street by street, to print or download as CSV.
+ * A circuit is one stop, checked at its cabinet; its link shows its lamps on the predictions page. */
 (function () {
   "use strict";
   const SL = window.SL;
@@ -16,7 +17,24 @@
   const longDate = new Intl.DateTimeFormat(fmt.locale, { dateStyle: "full", timeZone: "UTC" });
   const COLUMNS = ["position", "lamp", "address", "reason", "work_order", "risk", "done"];
 
+  const risk = (visit) => (visit.probability == null ? "–" : `${fmt.number(visit.probability * 100, 0)}\u202f%`);
+  const doneBox = () => h("span", { class: "done-box", "aria-hidden": "true" });
+
+  function circuitRow(visit) {
+    return h("tr", { class: "circuit-stop", dataset: { circuit: visit.circuit } },
+      h("td", { class: "num" }, String(visit.position)),
+      h("th", { scope: "row" },
+        h("a", { href: "/predictions?" + new URLSearchParams({ circuit: visit.circuit }).toString() }, visit.name),
+        h("span", { class: "link-sub" }, t("round.circuit_note"))),
+      h("td", {}, visit.streets.length ? visit.streets.join(", ") : "–"),
+      h("td", {}, visit.reason || "–"),
+      h("td", {}, "–"),
+      h("td", { class: "num" }, risk(visit)),
+      h("td", {}, doneBox()));
+  }
+
   function visitRow(visit) {
+    if (visit.kind === "circuit") return circuitRow(visit);
     return h("tr", { dataset: { lampId: visit.lamp_id, workOrder: String(visit.work_order_id) } },
       h("td", { class: "num" }, String(visit.position)),
       h("th", { scope: "row" }, SL.lampLink(visit.lamp_id),
@@ -26,8 +44,8 @@
         ? h("span", { class: "link-sub" }, visit.notes) : null),
       h("td", {}, h("a", { href: "/work-orders?id=" + visit.work_order_id }, t("work_order.number", { number: visit.work_order_id })),
         visit.status === "scheduled" ? h("span", { class: "link-sub" }, t("wo_status.scheduled")) : null),
-      h("td", { class: "num" }, visit.probability == null ? "–" : `${fmt.number(visit.probability * 100, 0)}\u202f%`),
-      h("td", {}, h("span", { class: "done-box", "aria-hidden": "true" })));
+      h("td", { class: "num" }, risk(visit)),
+      h("td", {}, doneBox()));
   }
 
   function streetSection(street, index) {
@@ -53,7 +71,10 @@
       const heading = t("round.heading", { day: longDate.format(new Date(round.day + "T00:00:00Z")) });
       title.textContent = heading;
       document.title = `${heading} · Streetlight`;
-      summary.textContent = t("round.summary", { total: round.total, scheduled: round.scheduled, capacity: round.capacity });
+      summary.textContent = [
+        t("round.summary", { total: round.total, scheduled: round.scheduled, capacity: round.capacity }),
+        round.circuits ? t("round.summary_circuits", { count: round.circuits }) : "",
+      ].filter(Boolean).join(" ");
       csvLink.href = "/api/v1/round.csv?" + new URLSearchParams({ day: round.day, lang: config.lang }).toString();
       streetsBox.replaceChildren(...round.streets.map(streetSection));
       streetsBox.dataset.total = String(round.total);
