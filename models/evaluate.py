@@ -40,8 +40,12 @@ class Evaluation:
     start: date
     end: date
     k: int
+    lead_days: int
     results: dict[str, metrics.Metrics]
     by_mode: dict[str, tuple[int, int]]  # mode -> (caught at least lead_days ahead, failures)
+    # Failures whose precursor began at least lead_days before them: (caught, failures). A
+    # shorter precursor cannot be flagged lead_days ahead by any method.
+    long_precursor: tuple[int, int] = (0, 0)
 
     def describe(self) -> str:
         lines = [
@@ -52,6 +56,10 @@ class Evaluation:
         ]
         for mode, (caught, n) in sorted(self.by_mode.items()):
             lines.append(f"  {mode:<18} {caught:>4}/{n:<4} {100 * caught / n:5.1f} %" if n else f"  {mode:<18} 0/0")
+        caught, n = self.long_precursor
+        if n:
+            lines.append(f"model, failures whose precursor began at least {self.lead_days} days before:"
+                         f" {caught}/{n} {100 * caught / n:5.1f} %")
         model = self.results["model"]
         best = max((m.pr_auc for name, m in self.results.items()
                     if name not in MODEL_ROWS and not math.isnan(m.pr_auc)), default=math.nan)
@@ -61,7 +69,8 @@ class Evaluation:
 
 
 def read_truth(path: Path, timezone_name: str, modes: Sequence[str] | None = None) -> pd.DataFrame:
-    """Failures of the truth file (outcome 'failed'): lamp_id, mode, failed_at (UTC), day (local), had_precursor."""
+    """Failures of the truth file (outcome 'failed'): lamp_id, mode, failed_at (UTC), day (local), had_precursor,
+    precursor_days (from the precursor's start to the failure; NaN without one, or in a file without the column)."""
     try:
         with open(path, newline="", encoding="utf-8") as handle:
             reader = csv.DictReader(handle)
@@ -78,9 +87,14 @@ def read_truth(path: Path, timezone_name: str, modes: Sequence[str] | None = Non
             failed_at = datetime.fromisoformat(row["failed_at"])
         except ValueError:
             raise TruthFileError(f"{path}: failed_at {row['failed_at']!r} is not a time") from None
+        started = (row.get("precursor_started_at") or "").strip()
+        try:
+            precursor_days = (failed_at - datetime.fromisoformat(started)).total_seconds() / 86_400 if started else math.nan
+        except ValueError:
+            raise TruthFileError(f"{path}: precursor_started_at {started!r} is not a time") from None
         records.append((row["lamp_id"], row["mode"], failed_at, failed_at.astimezone(zone).date(),
-                        row["had_precursor"].strip().lower() == "true"))
-    frame = pd.DataFrame(records, columns=["lamp_id", "mode", "failed_at", "day", "had_precursor"])
+                        row["had_precursor"].strip().lower() == "true", precursor_days))
+    frame = pd.DataFrame(records, columns=["lamp_id", "mode", "failed_at", "day", "had_precursor", "precursor_days"])
     if modes:
         unknown = sorted(set(modes) - set(frame["mode"]))
         frame = frame[frame["mode"].isin(list(modes))]
@@ -181,4 +195,6 @@ def evaluate_model(
     by_mode = {}
     for mode, group in failures.groupby("mode"):
         by_mode[str(mode)] = (int((leads[group.index] >= lead_days).sum()), len(group))
-    return Evaluation(start, end, k, results, by_mode)
+    long = failures[failures["had_precursor"].astype(bool) & (failures["precursor_days"] >= lead_days)]
+    long_precursor = (int((leads[long.index] >= lead_days).sum()), len(long))
+    return Evaluation(start, end, k, lead_days, results, by_mode, long_precursor)

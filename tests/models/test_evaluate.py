@@ -25,6 +25,9 @@ def test_the_truth_file_gives_failed_lamps_on_the_towns_local_days(tmp_path):
         ["L1", "capacitor_ageing", date(2026, 6, 5), True],
         ["L2", "sudden", date(2026, 6, 4), False],
     ]
+    # L1's precursor began 16 days 21.5 hours before it failed; L2 had none
+    assert truth["precursor_days"].iloc[0] == pytest.approx(16 + 21.5 / 24)
+    assert pd.isna(truth["precursor_days"].iloc[1])
     only = evaluate.read_truth(path, "Europe/Paris", modes=["sudden"])
     assert only["lamp_id"].tolist() == ["L2"]
 
