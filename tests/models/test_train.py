@@ -83,3 +83,48 @@ def test_judging_gives_the_model_and_every_baseline_the_same_days():
                             "all_rules", "age"}
     assert {m.lamp_days for m in results.values()} == {len(test)}
     assert results["model"].pr_auc > results["age"].pr_auc
+
+
+def circuit_days(positive_days: list[pd.Timestamp]) -> pd.DataFrame:
+    """Two circuits over 120 days; C1 sags hard on `positive_days`, which are labelled 1."""
+    days = pd.date_range("2026-01-01", periods=120, freq="D")
+    index = pd.MultiIndex.from_product([["C1", "C2"], days], names=["circuit", "day"])
+    frame = pd.DataFrame(0.0, index=index, columns=["out_share_1d", "out_share_3d", "out_share_7d", "out_share_30d",
+                                                    "sag_days_7d", "out_share_rise"])
+    frame["lamps"] = 20
+    frame["label"] = 0
+    for day in positive_days:
+        frame.loc[("C1", day), ["out_share_1d", "out_share_3d", "sag_days_7d", "label"]] = (0.3, 0.2, 5, 1)
+    return frame
+
+
+def test_circuit_warnings_learn_from_the_train_and_calibration_slices_only():
+    split = train.time_split(date(2026, 1, 1), date(2026, 5, 1), horizon_days=14)
+    in_test = list(pd.date_range(pd.Timestamp(split.test[0]), periods=10, freq="D"))
+    model, why = train.fit_circuits(circuit_days(in_test), split)
+    assert model is None and why.startswith("0 circuit-days before a supply loss")
+
+    before = list(pd.date_range(pd.Timestamp(split.train[0]) + pd.Timedelta(days=20), periods=6, freq="D"))
+    model, why = train.fit_circuits(circuit_days(before + in_test), split)
+    assert why is None and (model.trained_days, model.trained_positive_days) == (2 * 74, 6)
+
+
+def test_the_model_row_counts_a_circuit_as_one_visit_and_the_lamps_only_row_stays():
+    frame = synthetic()
+    split = train.time_split(date(2026, 1, 1), date(2026, 5, 1), horizon_days=7)
+    bundle = train.fit(frame, split, FEATURES, horizon_days=7)
+    test = train._slice(frame, split.test)
+    first = pd.Timestamp(split.test[0])
+    circuits_frame = circuit_days(list(pd.date_range(first, periods=5, freq="D")))
+    bundle.circuit, _ = train.fit_circuits(
+        circuit_days(list(pd.date_range(pd.Timestamp(split.train[0]), periods=8, freq="D"))), split
+    )
+    visits = train.circuit_visits(bundle, train._days_in(circuits_frame, split.test), {"C1": ["L000", "L001"]})
+    no_failures = pd.DataFrame({"lamp_id": [], "day": [], "had_precursor": []})
+    results = train.judge(bundle, test, no_failures, k=10, lead_days=3, visits=visits)
+    assert results["model"].circuit_visits == 5  # C1 on each of its five sagging days, C2 never
+    assert results["model"].flagged == results[train.LAMPS_ONLY].flagged  # a circuit takes a lamp's place
+    assert results[train.LAMPS_ONLY].circuit_visits == 0
+    document = train.metrics_document(results, split, train.TrainOptions(split.train[0], split.test[1]), test)
+    assert document["model"]["circuit_visits"] == 5 and train.LAMPS_ONLY in document
+    assert train.LAMPS_ONLY not in document["baselines"]
