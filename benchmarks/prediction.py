@@ -121,11 +121,15 @@ def load_history(url: str, lamps: int, first: date, days: int, seed: int, failur
 
 
 def synthesize_fleet(url: str, lamps: int, day: date) -> None:
-    """`lamps` more lamps, each a copy of a town lamp: inventory and the 30 daily rows up to `day`."""
+    """`lamps` more lamps, each a copy of a town lamp: inventory and the 30 daily rows up to `day`.
+
+    Each copy of the town has circuits of its own (the town's names with the copy's number), so
+    that the fleet has as many circuits as a city of its size, for the circuit supply warnings."""
     with db.connect(url) as conn:
         conn.execute(
             """CREATE TEMP TABLE fleet_map AS
-               SELECT 'F' || lpad(n::text, 6, '0') AS lamp_id, src.lamp_id AS source
+               SELECT 'F' || lpad(n::text, 6, '0') AS lamp_id, src.lamp_id AS source,
+                      (n - 1) / (SELECT count(*) FROM lamps) AS copy_no
                FROM generate_series(1, %(n)s) AS n
                JOIN (SELECT lamp_id, row_number() OVER (ORDER BY lamp_id) - 1 AS i FROM lamps) src
                  ON src.i = (n - 1) %% (SELECT count(*) FROM lamps)""",
@@ -136,8 +140,9 @@ def synthesize_fleet(url: str, lamps: int, day: date) -> None:
             " AND column_name NOT IN ('lamp_id', 'created_at', 'updated_at') ORDER BY ordinal_position"
         )]
         names = ", ".join(columns)
+        copied = {"circuit": "CASE WHEN l.circuit = '' THEN '' ELSE l.circuit || '-' || m.copy_no END"}
         conn.execute(
-            f"INSERT INTO lamps (lamp_id, {names}) SELECT m.lamp_id, {', '.join('l.' + c for c in columns)}"
+            f"INSERT INTO lamps (lamp_id, {names}) SELECT m.lamp_id, {', '.join(copied.get(c, 'l.' + c) for c in columns)}"
             " FROM fleet_map m JOIN lamps l ON l.lamp_id = m.source"
         )
         daily = [r[0] for r in conn.execute(
@@ -261,6 +266,8 @@ def main() -> None:
         say(f"set-up: readings {load.result:,} in {load.seconds:.0f} s; refresh_daily {refresh.seconds:.0f} s")
         say(format_table(("phase", "lamps", "time", "peak MiB", "target", "result"), rows,
                          right=(False, True, True, True, True, False)))
+        say(f"scoring also gave {scored.result.circuits:,} circuits their supply warning"
+            f" ({trained.result.metrics['circuit_supply_warnings']})")
         test = trained.result.metrics["model"]
         say(f"model on its test slice: {json.dumps({k: test[k] for k in ('pr_auc', 'precision_at_k', 'recall_all')})}")
 
