@@ -103,13 +103,15 @@ def history_for_lamp(
     return rows
 
 
-# The circuits of the newest scoring run (the newest scored_at, from the table's index), ranked
-# on the table's own columns; the page's rows then get what their lamps say. A circuit's lamps
-# are those not retired: their streets, the centroid of those with coordinates, their open work
-# orders.
+# The circuits of the newest scoring run (the newest scored_at of either table, from their
+# indexes: a run whose model had no circuit model scored lamps only, and the circuits of an
+# older run are out of date), ranked on the table's own columns; the page's rows then get what
+# their lamps say. A circuit's lamps are those not retired: their streets, the centroid of
+# those with coordinates, their open work orders.
 _CIRCUITS_OF_RUN = """
     FROM circuit_predictions c
-    WHERE c.scored_at = (SELECT max(scored_at) FROM circuit_predictions)
+    WHERE c.scored_at = (SELECT max(at) FROM (SELECT max(scored_at) AS at FROM circuit_predictions
+                                              UNION ALL SELECT max(scored_at) FROM lamp_predictions) runs)
       AND (%(circuit)s::text IS NULL OR c.circuit = %(circuit)s)
       AND (%(min_probability)s::float8 IS NULL OR c.probability >= %(min_probability)s::real)
       AND (%(street)s::text IS NULL OR EXISTS (

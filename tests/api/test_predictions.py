@@ -289,6 +289,12 @@ def test_a_new_run_replaces_the_circuits_of_the_one_before(client, db, circuit_s
     assert datetime.fromisoformat(body["latest_scored_at"]) == RUN_3
 
 
+def test_a_newer_run_without_circuit_warnings_leaves_none_listed(client, db, circuit_scores, tech):
+    """A run whose model has no circuit model scores lamps only: the older run's circuits are out of date."""
+    add_prediction(db, "K1", RUN_3, 0.3)
+    assert ranked_circuits(client, tech) == (0, [])
+
+
 def test_before_the_first_run_no_circuit_is_listed(client, db, tech):
     make_lamp(db, "A", circuit="C-01")
     add_prediction(db, "A", RUN_1, 0.9)  # lamps scored, circuits not (yet)
