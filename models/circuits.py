@@ -145,7 +145,7 @@ def features_from_daily(daily: pd.DataFrame, start: date, end: date) -> pd.DataF
         return pd.DataFrame(columns=columns, index=empty_index, dtype=float)
     circuits = np.array(sorted(daily["circuit"].unique()))
     row = np.searchsorted(circuits, daily["circuit"].to_numpy())
-    col = np.array([(d - first).days for d in daily["day"]], dtype=np.int64)
+    col = (pd.to_datetime(daily["day"]).to_numpy(dtype="datetime64[D]") - np.datetime64(first, "D")).astype(np.int64)
     inside = (col >= 0) & (col < n_grid)
     row, col, daily = row[inside], col[inside], daily[inside]
 
@@ -274,47 +274,51 @@ def _percent(value: float, lang: str) -> str:
     return (text.replace(".", ",") + "\u00a0%") if lang == "fr" else text + " %"
 
 
-def explain_circuit(model: CircuitModel, row: pd.Series) -> list[dict]:
-    """Plain-word reasons for a circuit's score, strongest first (same shape as lamp reasons).
+def explain_circuits(model: CircuitModel, frame: pd.DataFrame, *, top: int = 3) -> list[list[dict]]:
+    """Plain-word reasons for each row's score, strongest first (same shape as lamp reasons).
 
-    Weights are each feature's share of the regression's push above the reference circuit
-    (coefficient x distance from the training median, in the model's own scale)."""
+    A weight is the feature's share of the regression's push above the reference circuit
+    (coefficient x distance from the training median, in the model's own scale). Computed for
+    the whole frame at once: a city has thousands of circuits."""
+    if frame.empty:
+        return []
     classifier = model.pipeline.named_steps["classifier"]
     scaler = model.pipeline.named_steps["scale"]
-    x = np.array([[float(row.get(name, 0.0) if not pd.isna(row.get(name)) else 0.0) for name in model.features]])
+    x = frame.loc[:, list(model.features)].to_numpy(dtype=float)
+    x = np.where(np.isnan(x), 0.0, x)
     ref = np.array([[model.reference.get(name, 0.0) for name in model.features]])
-    z = scaler.transform(_log_share(x))[0]
-    z_ref = scaler.transform(_log_share(ref))[0]
+    z = (_log_share(x) - scaler.mean_) / scaler.scale_
+    z_ref = (_log_share(ref) - scaler.mean_) / scaler.scale_
     push = classifier.coef_[0] * (z - z_ref)
-    total = float(push[push > 0].sum())
-    texts = _reason_texts(row, model.reference)
-    reasons = []
-    for i in np.argsort(-push):
-        name = model.features[i]
-        if push[i] <= 0 or name not in texts:
+    totals = np.where(push > 0, push, 0.0).sum(axis=1)
+    columns = {name: frame[name].to_numpy(dtype=float) for name in (*model.features, "lamps") if name in frame}
+    out: list[list[dict]] = []
+    for i in range(len(frame)):
+        if totals[i] <= 0:
+            out.append([])
             continue
-        text, text_fr = texts[name]
-        reasons.append(
-            {"feature": name, "text": text, "text_fr": text_fr, "signal": "voltage_v",
-             "weight": round(float(push[i]) / total, 3) if total > 0 else 0.0}
-        )
-    # the same fact said twice (3-day share and its rise) is said once
-    seen: set[str] = set()
-    unique = []
-    for reason in reasons:
-        if reason["text"] not in seen:
-            seen.add(reason["text"])
-            unique.append(reason)
-    return unique[:3]
+        row = {name: (0.0 if np.isnan(values[i]) else float(values[i])) for name, values in columns.items()}
+        texts = _reason_texts(row, model.reference)
+        reasons, seen = [], set()
+        for j in np.argsort(-push[i]):
+            name = model.features[j]
+            if push[i, j] <= 0 or name not in texts or texts[name][0] in seen:
+                continue  # the same fact said twice (the 3-day share and its rise) is said once
+            seen.add(texts[name][0])
+            text, text_fr = texts[name]
+            reasons.append({"feature": name, "text": text, "text_fr": text_fr, "signal": "voltage_v",
+                            "weight": round(float(push[i, j] / totals[i]), 3)})
+        out.append(reasons[:top])
+    return out
 
 
-def _reason_texts(row: pd.Series, reference: dict[str, float]) -> dict[str, tuple[str, str]]:
+def _reason_texts(row: dict[str, float], reference: dict[str, float]) -> dict[str, tuple[str, str]]:
     band = f"{VOLTAGE_LOW_V:.0f}-{VOLTAGE_HIGH_V:.0f} V"
-    lamps = int(row.get("lamps", 0) or 0)
+    lamps = int(row.get("lamps", 0))
     texts: dict[str, tuple[str, str]] = {}
     for days, name in ((1, "out_share_1d"), (3, "out_share_3d"), (7, "out_share_7d")):
-        share = float(row.get(name, 0.0) or 0.0)
-        usual = float(row.get("out_share_30d", 0.0) or 0.0)
+        share = row.get(name, 0.0)
+        usual = row.get("out_share_30d", 0.0)
         texts[name] = (
             f"supply voltage outside {band} in {_percent(share, 'en')} of the circuit's readings over"
             f" {days} day{'s' if days > 1 else ''} ({_percent(usual, 'en')} over 30 days), {lamps} lamps",
@@ -322,12 +326,12 @@ def _reason_texts(row: pd.Series, reference: dict[str, float]) -> dict[str, tupl
             f" en {days} jour{'s' if days > 1 else ''} ({_percent(usual, 'fr')} sur 30 jours), {lamps} points lumineux",
         )
     texts["out_share_rise"] = texts["out_share_3d"]
-    sag_days = int(row.get("sag_days_7d", 0) or 0)
+    sag_days = int(row.get("sag_days_7d", 0))
     texts["sag_days_7d"] = (
         f"voltage sags across the circuit on {sag_days} of the last 7 days",
         f"creux de tension sur tout le circuit {sag_days} des 7 derniers jours",
     )
-    share_30 = float(row.get("out_share_30d", 0.0) or 0.0)
+    share_30 = row.get("out_share_30d", 0.0)
     texts["out_share_30d"] = (
         f"supply voltage outside {band} in {_percent(share_30, 'en')} of the circuit's readings over 30 days"
         f" (usual {_percent(reference.get('out_share_30d', 0.0), 'en')})",

@@ -96,8 +96,9 @@ def explain(
     weights = signal_weights(predict, frame, probability, reference, features)
     signals = list(weights)
     matrix = np.column_stack([weights[s] for s in signals]) if signals else np.zeros((len(frame), 0))
-    medians = reference["median"]
-    spreads = reference["spread"]
+    # plain dicts: a reason looks up a few of them, for thousands of lamps
+    medians = reference["median"].to_dict()
+    spreads = reference["spread"].to_dict()
     groups = signal_groups(features)
     out: list[list[dict]] = []
     rows = frame.loc[:, list(features)].to_numpy(dtype=float)
@@ -128,7 +129,7 @@ def _ok(*values: float) -> bool:
     return all(v is not None and isinstance(v, float | int) and math.isfinite(v) for v in values)
 
 
-def _strongest(values: Mapping[str, float], medians: pd.Series, spreads: pd.Series) -> str:
+def _strongest(values: Mapping[str, float], medians: Mapping[str, float], spreads: Mapping[str, float]) -> str:
     """The feature of the signal furthest from the fleet's typical value (in robust units)."""
     best, best_z = next(iter(values)), -1.0
     for name, value in values.items():
@@ -140,7 +141,9 @@ def _strongest(values: Mapping[str, float], medians: pd.Series, spreads: pd.Seri
     return best
 
 
-def describe(signal: str, values: Mapping[str, float], medians: pd.Series, spreads: pd.Series) -> dict:
+def describe(
+    signal: str, values: Mapping[str, float], medians: Mapping[str, float], spreads: Mapping[str, float]
+) -> dict:
     """One reason: {"feature", "signal", "text", "text_fr"} from the lamp's figures."""
     feature = _strongest(values, medians, spreads)
     v = values.get

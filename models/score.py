@@ -100,15 +100,16 @@ def score_circuits(conn, model: LoadedModel, day: date, *, scored_at: datetime) 
         return []
     probability = np.clip(circuit_model.predict(frame), 0.0, 1.0)
     names = frame.index.get_level_values("circuit")
+    reasons = circuits.explain_circuits(circuit_model, frame)
+    lamps = frame["lamps"].to_numpy(dtype=np.int64)
     with conn.cursor() as cur:
         with cur.copy(
             "COPY circuit_predictions (circuit, scored_at, feature_day, probability, horizon_days, model_version,"
             " lamps, reasons) FROM STDIN"
         ) as copy:
-            for (_, row), name, p in zip(frame.iterrows(), names, probability, strict=True):
-                why = circuits.explain_circuit(circuit_model, row)
+            for name, p, n, why in zip(names, probability, lamps, reasons, strict=True):
                 copy.write_row(
-                    (name, scored_at, day, float(p), model.bundle.horizon_days, model.version, int(row["lamps"]),
+                    (name, scored_at, day, float(p), model.bundle.horizon_days, model.version, int(n),
                      json.dumps(why, ensure_ascii=False))
                 )
     return sorted(zip(names, probability.astype(float), strict=True), key=lambda t: -t[1])

@@ -123,7 +123,8 @@ def test_the_circuit_model_ranks_a_sagging_circuit_first_and_says_why():
     ).assign(out_share_rise=lambda f: f["out_share_3d"] - f["out_share_30d"])
     quiet, sagging = model.predict(rows)
     assert quiet < 0.05 < 0.5 < sagging
-    reasons = circuits.explain_circuit(model, rows.iloc[1])
+    none, reasons = circuits.explain_circuits(model, rows)
+    assert none == []  # nothing above the usual to explain
     assert 1 <= len(reasons) <= 3 and all(r["signal"] == "voltage_v" for r in reasons)
     assert sum(r["weight"] for r in reasons) <= 1.0 + 1e-9
     texts = {r["text"] for r in reasons}
