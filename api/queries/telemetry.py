@@ -16,12 +16,27 @@ import psycopg.rows
 
 from core.contract import MEASUREMENT_FIELDS
 
+# The measurements the readings table stores in single precision (`real`); the others are
+# double precision or integers (tests/api/test_telemetry.py checks this against the table).
+SINGLE_PRECISION_FIELDS = frozenset(
+    {"voltage_v", "current_a", "power_w", "power_factor", "dim_level", "driver_temp_c", "ambient_lux", "rssi_dbm"}
+)
+
+
+# A single-precision field's statistics stay single precision, so that the answer says what
+# was stored (0.973, not 0.9729999899864197: a third fewer bytes in a chart's answer); an
+# average of such values has no more significant digits than they have.
+def _aggregates(name: str) -> str:
+    kind = "float4" if name in SINGLE_PRECISION_FIELDS else "float8"
+    return (
+        f"avg({name})::{kind} AS {name}__avg, min({name})::{kind} AS {name}__min,"
+        f" max({name})::{kind} AS {name}__max"
+    )
+
+
 # Built once from the contract's column names, never from a request: a query joins the
 # fragments of the fields asked for (fewer columns to compute, send and decode).
-_AGGREGATES = {
-    name: f"avg({name})::float8 AS {name}__avg, min({name})::float8 AS {name}__min, max({name})::float8 AS {name}__max"
-    for name in MEASUREMENT_FIELDS
-}
+_AGGREGATES = {name: _aggregates(name) for name in MEASUREMENT_FIELDS}
 _RAW_COLUMNS = ", ".join(f"{name}::float8 AS {name}" for name in MEASUREMENT_FIELDS)
 
 _BUCKETED = """

@@ -9,6 +9,7 @@ import psycopg
 import pytest
 
 from api.deps import Role
+from api.queries import telemetry as telemetry_queries
 from api.schemas import Telemetry
 from tests.api.factories import make_user
 from tests.api.fleet_factories import add_reading, api_client, bearer, make_lamp
@@ -105,6 +106,26 @@ def test_a_non_finite_stored_value_is_null_and_the_answer_stays_json(client, db,
     assert response.status_code == 200, response.text
     assert response.json()["buckets"][0]["values"] == {
         "power_w": {"avg": None, "min": None, "max": None}, "voltage_v": {"avg": None, "min": None, "max": None}}
+
+
+def test_statistics_say_what_was_stored_in_its_own_precision(client, db, auth):
+    make_lamp(db, "L8")
+    add_reading(db, "L8", T0, power_factor=0.973, energy_wh=123_456_789.125)
+    response = get(client, "/api/v1/lamps/L8/telemetry", auth, **{
+        "from": "2026-11-25T00:00:00Z", "to": "2026-11-25T01:00:00Z", "bucket": "1h",
+        "fields": "power_factor,energy_wh"})
+    assert response.status_code == 200, response.text
+    values = response.json()["buckets"][0]["values"]
+    # power factor is stored in single precision, the energy counter in double
+    assert values == {"power_factor": {"avg": 0.973, "min": 0.973, "max": 0.973},
+                      "energy_wh": {"avg": 123_456_789.125, "min": 123_456_789.125, "max": 123_456_789.125}}
+
+
+def test_the_single_precision_fields_are_the_tables_real_columns(db):
+    rows = db.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = 'readings' AND data_type = 'real'"
+    ).fetchall()
+    assert {name for (name,) in rows} == telemetry_queries.SINGLE_PRECISION_FIELDS
 
 
 def test_default_fields_and_range(client, db, auth):
