@@ -58,6 +58,8 @@ def test_history_train_score_work_order(timescale_url, mqtt_url, topic_prefix, t
     assert trained.returncode == 0, trained.stderr
     assert "split: train 2026-03-31" in trained.stderr
     assert trained.stdout.startswith("model 2026")
+    # the circuit supply warnings are fitted, or the version says why not
+    assert "\ncircuit supply warnings: " in trained.stdout
     version = trained.stdout.split()[1].rstrip(":")
 
     scored = cli(["model", "score", "--day", LAST_DAY], env)
