@@ -323,7 +323,7 @@ def _reason_texts(row: dict[str, float], reference: dict[str, float]) -> dict[st
             f"supply voltage outside {band} in {_percent(share, 'en')} of the circuit's readings over"
             f" {days} day{'s' if days > 1 else ''} ({_percent(usual, 'en')} over 30 days), {lamps} lamps",
             f"tension d'alimentation hors {band.replace('-', '–')} sur {_percent(share, 'fr')} des relevés du circuit"
-            f" en {days} jour{'s' if days > 1 else ''} ({_percent(usual, 'fr')} sur 30 jours), {lamps} points lumineux",
+            f" en {days} jour{'s' if days > 1 else ''} ({_percent(usual, 'fr')} sur 30 jours), {lamps} lampes",
         )
     texts["out_share_rise"] = texts["out_share_3d"]
     sag_days = int(row.get("sag_days_7d", 0))
