@@ -23,8 +23,7 @@ model with few parameters; its probabilities come from the same regression.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
@@ -34,6 +33,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 from models.daily import VOLTAGE_HIGH_V, VOLTAGE_LOW_V
+from models.labels import events_within_horizon
 
 CIRCUIT_FEATURES = (
     "out_share_1d",
@@ -218,38 +218,20 @@ def label_circuit_days(index: pd.MultiIndex, losses: pd.DataFrame, horizon_days:
 
     `losses`: columns circuit, ts (a supply loss of one of its lamps, any time zone).
     """
-    if len(index) == 0:
-        return np.zeros(0, dtype=np.int64)
-    zone = ZoneInfo(time_zone)
-    rows = index.to_frame(index=False)
-    codes, unique = pd.factorize(pd.to_datetime(rows["day"]).dt.normalize())
-    ends = np.array([datetime.combine(d.date() + timedelta(days=1), time(), zone) for d in unique], dtype=object)
-    rows["day_end"] = pd.to_datetime(list(ends[codes]), utc=True).astype("datetime64[us, UTC]")
-    rows["position"] = np.arange(len(rows))
-    rows["circuit"] = rows["circuit"].astype(str)
-    if losses.empty:
-        return np.zeros(len(rows), dtype=np.int64)
-    events = losses.loc[:, ["circuit", "ts"]].copy()
-    events["ts"] = pd.to_datetime(events["ts"], utc=True).astype("datetime64[us, UTC]")
-    merged = pd.merge_asof(
-        rows.sort_values("day_end"),
-        events.sort_values("ts"),
-        left_on="day_end",
-        right_on="ts",
-        by="circuit",
-        direction="forward",
-        allow_exact_matches=False,
-    ).sort_values("position")
-    within = (merged["ts"] - merged["day_end"]) <= pd.Timedelta(days=horizon_days)
-    return within.fillna(False).to_numpy(dtype=np.int64)
+    return events_within_horizon(index, losses, horizon_days, time_zone)
+
+
+def supplied_circuit_days(conn: psycopg.Connection, start: date, end: date) -> pd.DataFrame:
+    """The circuit-days of [start, end) on which no lamp read 0 V: those worth scoring."""
+    frame = build_circuit_features(conn, start, end)
+    return frame[frame["supplied"].to_numpy(dtype=bool)]
 
 
 def build_circuit_dataset(
     conn: psycopg.Connection, start: date, end: date, horizon_days: int, time_zone: str
 ) -> pd.DataFrame:
     """Circuit features for [start, end) with `label`; only circuit-days with their supply."""
-    frame = build_circuit_features(conn, start, end)
-    frame = frame[frame["supplied"].to_numpy(dtype=bool)]
+    frame = supplied_circuit_days(conn, start, end)
     frame["label"] = label_circuit_days(frame.index, supply_losses(conn), horizon_days, time_zone)
     return frame
 

@@ -105,29 +105,8 @@ def read_truth(path: Path, timezone_name: str, modes: Sequence[str] | None = Non
 
 def truth_labels(index: pd.MultiIndex, truth: pd.DataFrame, horizon_days: int, timezone_name: str) -> np.ndarray:
     """1 where the lamp fails (per the truth) in (end of day, end of day + horizon]."""
-    zone = ZoneInfo(timezone_name)
-    rows = index.to_frame(index=False)
-    day_values = pd.to_datetime(rows["day"])
-    distinct = day_values.drop_duplicates()
-    ends = {d: pd.Timestamp(datetime.combine(d.date() + timedelta(days=1), datetime.min.time(), zone)).tz_convert("UTC")
-            for d in distinct}
-    rows["day_end"] = day_values.map(ends)
-    rows["position"] = np.arange(len(rows))
-    failures = truth.loc[:, ["lamp_id", "failed_at"]].copy()
-    failures["failed_at"] = pd.to_datetime(failures["failed_at"], utc=True)
-    if failures.empty:
-        return np.zeros(len(rows), dtype=int)
-    merged = pd.merge_asof(
-        rows.sort_values("day_end"),
-        failures.sort_values("failed_at"),
-        left_on="day_end",
-        right_on="failed_at",
-        by="lamp_id",
-        direction="forward",
-        allow_exact_matches=False,
-    ).sort_values("position")
-    within = (merged["failed_at"] - merged["day_end"]) <= pd.Timedelta(days=horizon_days)
-    return within.fillna(False).to_numpy(dtype=int)
+    failures = truth.loc[:, ["lamp_id", "failed_at"]].rename(columns={"failed_at": "ts"})
+    return label_table.events_within_horizon(index, failures, horizon_days, timezone_name)
 
 
 def truth_circuit_days(
@@ -136,8 +115,7 @@ def truth_circuit_days(
 ) -> pd.DataFrame:
     """Supplied circuit-days of [start, end) with their features, labelled from the truth
     file: 1 when a lamp of the circuit fails of a supply loss within the horizon."""
-    frame = circuits.build_circuit_features(conn, start, end)
-    frame = frame[frame["supplied"].to_numpy(dtype=bool)]
+    frame = circuits.supplied_circuit_days(conn, start, end)
     circuit_of = {lamp: circuit for circuit, ids in lamps.items() for lamp in ids}
     supply = truth[truth["mode"] == circuits.SUPPLY_LOSS]
     losses = pd.DataFrame({"circuit": supply["lamp_id"].map(circuit_of), "ts": supply["failed_at"]}).dropna()

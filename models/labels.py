@@ -93,8 +93,34 @@ def _day_ends(days: pd.DatetimeIndex, zone: ZoneInfo, days_after: int) -> pd.Dat
     return pd.DatetimeIndex(pd.to_datetime(ends, utc=True), dtype="datetime64[us, UTC]")[codes]
 
 
-def _asof(rows: pd.DataFrame, events: pd.DataFrame, column: str, direction: str) -> pd.DataFrame:
-    """Add `column`: for each row, the lamp's first event after its day's end (forward) or last
+def events_within_horizon(
+    index: pd.MultiIndex, events: pd.DataFrame, horizon_days: int, time_zone: str
+) -> np.ndarray:
+    """1 where an event of the row's key falls in (end of its day, end of day + horizon]. Pure.
+
+    `index`: two levels, (key, day), e.g. (lamp_id, day) or (circuit, day); `events`: a
+    column named like the key level and `ts` (any time zone). Used to label from other
+    sources than the events table: a simulator's truth file, a circuit's supply losses.
+    """
+    if len(index) == 0 or events.empty:
+        return np.zeros(len(index), dtype=np.int64)
+    key = index.names[0]
+    days = pd.to_datetime(index.get_level_values(1)).normalize()
+    rows = pd.DataFrame(
+        {
+            "row": np.arange(len(index)),
+            key: pd.Series(index.get_level_values(0), dtype="str").to_numpy(),
+            "day_end": _day_ends(pd.DatetimeIndex(days), ZoneInfo(time_zone), 1),
+        }
+    )
+    found = pd.DataFrame({key: events[key].astype(str).to_numpy(), "event_ts": events["ts"].to_numpy()})
+    rows = _asof(rows.sort_values("day_end", kind="stable"), found, "event_ts", "forward", by=key).sort_values("row")
+    within = rows["event_ts"].notna() & ((rows["event_ts"] - rows["day_end"]) <= pd.Timedelta(days=horizon_days))
+    return within.to_numpy().astype(np.int64)
+
+
+def _asof(rows: pd.DataFrame, events: pd.DataFrame, column: str, direction: str, by: str = "lamp_id") -> pd.DataFrame:
+    """Add `column`: for each row, its key's first event after its day's end (forward) or last
     at or before it (backward)."""
     events = events.sort_values(column, kind="stable")
     events = events.assign(**{column: pd.to_datetime(events[column], utc=True).astype("datetime64[us, UTC]")})
@@ -103,7 +129,7 @@ def _asof(rows: pd.DataFrame, events: pd.DataFrame, column: str, direction: str)
         events,
         left_on="day_end",
         right_on=column,
-        by="lamp_id",
+        by=by,
         direction=direction,
         allow_exact_matches=direction == "backward",
     )

@@ -125,9 +125,14 @@ def lamp_flags_of_visits(lamp_flags: pd.Series, circuit_flags: pd.Series, circui
     return pd.Series(True, index=index, dtype=bool)
 
 
+def _right_of(scores: pd.DataFrame, flagged: pd.Series) -> tuple[float, int]:
+    """Flagged rows followed by a failure (their labels' sum), and flagged rows."""
+    return float(scores.loc[flagged.to_numpy(), "label"].sum()), int(flagged.sum())
+
+
 def precision_at_k(scores: pd.DataFrame, flagged: pd.Series) -> float:
-    n = int(flagged.sum())
-    return float(scores.loc[flagged.to_numpy(), "label"].sum() / n) if n else math.nan
+    right, n = _right_of(scores, flagged)
+    return right / n if n else math.nan
 
 
 def pr_auc(scores: pd.DataFrame) -> float:
@@ -184,17 +189,14 @@ def evaluate(
     if circuits is None:
         flagged = flag_top_k(scores, k)
         lamp_flags = flagged
-        visits = int(flagged.sum())
-        right = float(scores.loc[flagged.to_numpy(), "label"].sum())
+        right, visits = _right_of(scores, flagged)
         circuit_visits = 0
     else:
         flagged, circuit_flagged = flag_visits(scores, circuits, k)
         lamp_flags = lamp_flags_of_visits(flagged, circuit_flagged, circuits)
-        circuit_visits = int(circuit_flagged.sum())
-        visits = int(flagged.sum()) + circuit_visits
-        right = float(scores.loc[flagged.to_numpy(), "label"].sum()) + float(
-            circuits.scores.loc[circuit_flagged.to_numpy(), "label"].sum()
-        )
+        right_lamps, lamp_visits = _right_of(scores, flagged)
+        right_circuits, circuit_visits = _right_of(circuits.scores, circuit_flagged)
+        right, visits = right_lamps + right_circuits, lamp_visits + circuit_visits
     leads = lead_days_of_failures(lamp_flags, failures, horizon_days)
     caught = leads >= lead_days
     precursor = failures["had_precursor"] if "had_precursor" in failures else pd.Series(np.nan, index=failures.index)

@@ -94,8 +94,7 @@ def score_circuits(conn, model: LoadedModel, day: date, *, scored_at: datetime) 
     circuit_model = model.bundle.circuit_model
     if circuit_model is None:
         return []
-    frame = circuits.build_circuit_features(conn, day, day + timedelta(days=1))
-    frame = frame[frame["supplied"].to_numpy(dtype=bool)]
+    frame = circuits.supplied_circuit_days(conn, day, day + timedelta(days=1))
     if frame.empty:
         return []
     probability = np.clip(circuit_model.predict(frame), 0.0, 1.0)

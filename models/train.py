@@ -120,9 +120,8 @@ def make_pipeline(seed: int = 0) -> Pipeline:
 
 
 def _slice(frame: pd.DataFrame, bounds: tuple[date, date]) -> pd.DataFrame:
-    days = pd.DatetimeIndex(frame.index.get_level_values("day"))
-    mask = (days >= pd.Timestamp(bounds[0])) & (days < pd.Timestamp(bounds[1]))
-    part = frame[np.asarray(mask)]
+    """The usable lamp-days of a slice."""
+    part = _days_in(frame, bounds)
     return part[part["usable"].astype(bool)]
 
 
