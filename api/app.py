@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import psycopg
 from fastapi import FastAPI
 from psycopg_pool import ConnectionPool
 
@@ -51,6 +52,24 @@ ROUTERS = (
     technician_pages.router,
     dimming_pages.router,
 )
+
+
+def open_pool(database_url: str, settings: Settings) -> ConnectionPool:
+    """The API's connections, as the service opens them (`db_pool_size` at most).
+
+    Each one cancels a statement after `api_statement_timeout_s`, set once when it is
+    made: a request then needs no statement of its own for it, and the limit holds in
+    autocommit too (a `SET LOCAL` only lasts for its transaction).
+    """
+    timeout_ms = str(round(settings.api_statement_timeout_s * 1000))
+
+    def configure(conn: psycopg.Connection) -> None:
+        conn.execute("SELECT set_config('statement_timeout', %s, false)", (timeout_ms,))
+        conn.commit()
+
+    return ConnectionPool(
+        database_url, min_size=1, max_size=settings.db_pool_size, configure=configure, open=True
+    )
 
 
 def create_app(

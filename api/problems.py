@@ -3,8 +3,8 @@
 Every error the API answers has the same shape: ``type``, ``title``, ``status``,
 ``detail`` and ``instance`` (the request path). Validation errors add ``errors``,
 one entry per invalid field; the value that was sent is never echoed, as it may
-be a password. An unexpected error answers 500 with nothing about the internals;
-the traceback goes to the log.
+be a password. A statement that runs longer than the API allows answers 503. An unexpected error
+answers 500 with nothing about the internals; the traceback goes to the log.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import logging
 from http import HTTPStatus
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -180,6 +181,16 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> Re
     return problem_response(request, 422, detail, type=VALIDATION_ERROR, extensions={"errors": errors})
 
 
+async def _query_canceled(request: Request, exc: Exception) -> Response:
+    settings = getattr(request.app.state, "settings", None)
+    limit = f" than {settings.api_statement_timeout_s:g} s" if settings is not None else ""
+    detail = (
+        f"the query ran longer{limit}, the most the API lets one run; ask for less (a narrower range,"
+        " fewer lamps or fields) or try again later"
+    )
+    return problem_response(request, 503, detail, type=QUERY_TIMEOUT)
+
+
 async def _unexpected_error(request: Request, exc: Exception) -> Response:
     log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem_response(request, 500, "an unexpected error occurred; it has been logged")
@@ -189,6 +200,8 @@ def install(app: FastAPI) -> None:
     """Answer every error as problem details, and say so in the OpenAPI schema."""
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    # A statement cancelled by the connection's statement_timeout (see api.app.open_pool).
+    app.add_exception_handler(psycopg.errors.QueryCanceled, _query_canceled)
     app.add_exception_handler(Exception, _unexpected_error)
 
     def openapi() -> dict[str, Any]:

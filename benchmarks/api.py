@@ -109,14 +109,11 @@ _COPY_TRAILER = np.array([-1], dtype=">i2").tobytes()
 # --- the application, as uvicorn imports it -----------------------------------------------
 def app_from_environment():
     """The application over the benchmark database (uvicorn --factory, one call per worker)."""
-    from psycopg_pool import ConnectionPool
-
-    from api.app import create_app
+    from api.app import create_app, open_pool
     from core.settings import get_settings
 
     settings = get_settings()
-    # As core.runtime makes it.
-    pool = ConnectionPool(os.environ[DATABASE_URL_VARIABLE], min_size=1, max_size=settings.db_pool_size, open=True)
+    pool = open_pool(os.environ[DATABASE_URL_VARIABLE], settings)  # as the service opens it
     return create_app(pool, settings=settings)
 
 

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 import uvicorn
 from apscheduler.schedulers.background import BackgroundScheduler
-from psycopg_pool import ConnectionPool
 
 from core import db
 from core.settings import Settings
@@ -82,7 +81,7 @@ def run_service(
     on_ready=None,
 ) -> None:
     """Run until `stop` is set. `extra` holds whatever else the caller started (the demo's simulator)."""
-    from api.app import create_app
+    from api.app import create_app, open_pool
     from core.cli import ingest_config
     from ingest.service import Ingester
 
@@ -112,7 +111,7 @@ def run_service(
         stack.callback(scheduler.shutdown, wait=False)
         dimming_service.start(stack, settings, endpoints.database_url, endpoints.mqtt_url)
 
-        pool = ConnectionPool(endpoints.database_url, min_size=1, max_size=settings.db_pool_size, open=True)
+        pool = open_pool(endpoints.database_url, settings)
         stack.callback(pool.close)
 
         def readiness() -> dict[str, bool]:

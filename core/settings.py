@@ -54,6 +54,10 @@ class Settings(BaseSettings):
     retention_days: int = Field(400, ge=1, description="Raw readings older than this are dropped")
     chunk_interval_hours: int = Field(24, ge=1, description="TimescaleDB chunk interval for readings")
     db_pool_size: int = Field(8, ge=1)
+    api_statement_timeout_s: float = Field(
+        30.0, gt=0, le=3600,
+        description="The API cancels any statement of a request that runs longer than this (503 to the caller)",
+    )
 
     # Failure prediction (models/)
     prediction_horizon_days: int = Field(14, ge=1, le=90, description="A lamp counts as failing if it fails within this many days")

@@ -9,13 +9,6 @@ planned with its indexes.
 
 from __future__ import annotations
 
-import psycopg
-
-
-def limit_statement_time(conn: psycopg.Connection, seconds: float) -> None:
-    """Cancel this transaction's statements that run longer than `seconds` (psycopg.errors.QueryCanceled)."""
-    conn.execute("SELECT set_config('statement_timeout', %s, true)", (f"{int(seconds * 1000)}ms",))
-
 
 def contains_pattern(text: str) -> str:
     r"""An ILIKE pattern matching `text` anywhere, with % _ \ taken literally."""

@@ -25,12 +25,15 @@ SINGLE_PRECISION_FIELDS = frozenset(
 
 # A single-precision field's statistics stay single precision, so that the answer says what
 # was stored (0.973, not 0.9729999899864197: a third fewer bytes in a chart's answer); an
-# average of such values has no more significant digits than they have.
+# average of such values has no more significant digits than they have. Non-finite values
+# (which the contract refuses, but another writer of the table might not) are left out of
+# the statistics, so that they are always a number or null.
 def _aggregates(name: str) -> str:
     kind = "float4" if name in SINGLE_PRECISION_FIELDS else "float8"
+    finite = f"FILTER (WHERE {name} > '-Infinity' AND {name} < 'Infinity')"  # NaN is above every number
     return (
-        f"avg({name})::{kind} AS {name}__avg, min({name})::{kind} AS {name}__min,"
-        f" max({name})::{kind} AS {name}__max"
+        f"avg({name}) {finite}::{kind} AS {name}__avg, min({name}) {finite}::{kind} AS {name}__min,"
+        f" max({name}) {finite}::{kind} AS {name}__max"
     )
 
 
@@ -39,11 +42,12 @@ def _aggregates(name: str) -> str:
 _AGGREGATES = {name: _aggregates(name) for name in MEASUREMENT_FIELDS}
 _RAW_COLUMNS = ", ".join(f"{name}::float8 AS {name}" for name in MEASUREMENT_FIELDS)
 
+# {lamps}: count(DISTINCT r.lamp_id), or 1 for one lamp (a distinct count sorts each bucket).
 _BUCKETED = """
 SELECT date_bin(%(width)s, r.ts AT TIME ZONE %(time_zone)s, TIMESTAMP '2000-01-01') AT TIME ZONE %(time_zone)s
            AS start,
        count(*) AS readings,
-       count(DISTINCT r.lamp_id) AS lamps,
+       {lamps} AS lamps,
        {aggregates}
 FROM readings r
 WHERE r.lamp_id = ANY(%(lamp_ids)s) AND r.ts >= %(start)s AND r.ts < %(end)s
@@ -63,16 +67,11 @@ LIMIT %(limit)s
 # The buckets as the API answers them, written by the database as one JSON array: encoding
 # them in Python (a dict per bucket and per field) cost more processor time than the query,
 # and json_build_object a third more than this concatenation. Times are RFC 3339 in UTC; a
-# field without a reading in the bucket is null, and so is a non-finite value (NaN is
-# greater than every number in PostgreSQL, so the comparison is false for it too).
-def _json_number(expression: str) -> str:
-    return f"coalesce(CASE WHEN abs({expression}) < 'Infinity'::float8 THEN ({expression})::text END, 'null')"
-
-
+# field without a (finite) reading in the bucket is null.
 _VALUES_JSON = {
     name: (
-        f"""'"{name}":{{"avg":' || {_json_number(f"b.{name}__avg")} || ',"min":' || {_json_number(f"b.{name}__min")}"""
-        f""" || ',"max":' || {_json_number(f"b.{name}__max")} || '}}'"""
+        f"""'"{name}":{{"avg":' || coalesce(b.{name}__avg::text, 'null') || ',"min":' || """
+        f"""coalesce(b.{name}__min::text, 'null') || ',"max":' || coalesce(b.{name}__max::text, 'null') || '}}'"""
     )
     for name in MEASUREMENT_FIELDS
 }
@@ -83,6 +82,8 @@ SELECT '[' || coalesce(string_agg(
            || ',"values":{{' || {values} || '}}}}', ',' ORDER BY b.start), '') || ']'
 FROM ({bucketed}) b
 """
+# One lamp's: no row when there is no such lamp, so that one statement answers both.
+_LAMP_BUCKETS_JSON = "SELECT ({buckets}) FROM lamps WHERE lamp_id = %(lamp_id)s"
 
 
 def bucketed_readings_json(
@@ -98,14 +99,39 @@ def bucketed_readings_json(
     """One object per non-empty bucket in [start, end), in time order, as the JSON array the API
     answers: start, readings, lamps and values {field: {avg, min, max}} for each of `fields`
     (names of the contract's measurements; ValueError for any other)."""
-    fields = _known_fields(fields)
-    query = _BUCKETS_JSON.format(
-        values=" || ',' || ".join(_VALUES_JSON[name] for name in fields), bucketed=_bucketed_query(fields)
-    )
+    query = _buckets_json_query(fields, one_lamp=len(lamp_ids) == 1)
     row = conn.cursor(row_factory=psycopg.rows.tuple_row).execute(
         query, {"width": width, "time_zone": time_zone, "lamp_ids": lamp_ids, "start": start, "end": end}
     ).fetchone()
     return row[0].encode()
+
+
+def lamp_buckets_json(
+    conn: psycopg.Connection,
+    lamp_id: str,
+    start: datetime,
+    end: datetime,
+    *,
+    width: timedelta,
+    time_zone: str,
+    fields: list[str] | tuple[str, ...] = MEASUREMENT_FIELDS,
+) -> bytes | None:
+    """`bucketed_readings_json` of one lamp, or None when there is no such lamp."""
+    query = _LAMP_BUCKETS_JSON.format(buckets=_buckets_json_query(fields, one_lamp=True))
+    row = conn.cursor(row_factory=psycopg.rows.tuple_row).execute(
+        query,
+        {"width": width, "time_zone": time_zone, "lamp_id": lamp_id, "lamp_ids": [lamp_id], "start": start, "end": end},
+    ).fetchone()
+    return None if row is None else row[0].encode()
+
+
+def _buckets_json_query(fields: list[str] | tuple[str, ...], *, one_lamp: bool) -> str:
+    fields = _known_fields(fields)
+    bucketed = _BUCKETED.format(
+        lamps="1" if one_lamp else "count(DISTINCT r.lamp_id)",
+        aggregates=",\n       ".join(_AGGREGATES[name] for name in fields),
+    )
+    return _BUCKETS_JSON.format(values=" || ',' || ".join(_VALUES_JSON[name] for name in fields), bucketed=bucketed)
 
 
 def _known_fields(fields: list[str] | tuple[str, ...]) -> list[str]:
@@ -113,10 +139,6 @@ def _known_fields(fields: list[str] | tuple[str, ...]) -> list[str]:
     if unknown or not fields:
         raise ValueError(f"not measurement fields: {unknown or 'none given'}")
     return list(dict.fromkeys(fields))
-
-
-def _bucketed_query(fields: list[str]) -> str:
-    return _BUCKETED.format(aggregates=",\n       ".join(_AGGREGATES[name] for name in fields))
 
 
 def raw_readings(

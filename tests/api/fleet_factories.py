@@ -11,15 +11,16 @@ from typing import Any
 
 import psycopg
 from fastapi.testclient import TestClient
-from psycopg_pool import ConnectionPool
-
-from api.app import create_app
+from api.app import create_app, open_pool
+from core.settings import Settings
 
 
 @contextlib.contextmanager
 def api_client(url: str, **create_app_kwargs: Any) -> Iterator[TestClient]:
-    with ConnectionPool(url, min_size=1, max_size=4) as pool:
-        yield TestClient(create_app(pool, **create_app_kwargs), raise_server_exceptions=False)
+    """The application over a pool opened as the service opens it (4 connections)."""
+    settings = create_app_kwargs.pop("settings", None) or Settings(_env_file=None)
+    with open_pool(url, settings.model_copy(update={"db_pool_size": 4})) as pool:
+        yield TestClient(create_app(pool, settings=settings, **create_app_kwargs), raise_server_exceptions=False)
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -3,14 +3,17 @@ hand-made readings with known averages, raw readings and their cap, range checks
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime, timedelta, timezone
 
 import psycopg
 import pytest
 
+from api import problems
 from api.deps import Role
 from api.queries import telemetry as telemetry_queries
 from api.schemas import Telemetry
+from core.settings import Settings
 from tests.api.factories import make_user
 from tests.api.fleet_factories import add_reading, api_client, bearer, make_lamp
 
@@ -106,6 +109,40 @@ def test_a_non_finite_stored_value_is_null_and_the_answer_stays_json(client, db,
     assert response.status_code == 200, response.text
     assert response.json()["buckets"][0]["values"] == {
         "power_w": {"avg": None, "min": None, "max": None}, "voltage_v": {"avg": None, "min": None, "max": None}}
+
+
+def test_non_finite_values_are_left_out_of_a_buckets_statistics(client, db, auth):
+    make_lamp(db, "L10")
+    add_reading(db, "L10", T0, power_w=10.0)
+    add_reading(db, "L10", T0 + timedelta(minutes=10), power_w=30.0)
+    add_reading(db, "L10", T0 + timedelta(minutes=20), power_w=20.0)
+    db.execute("UPDATE readings SET power_w = 'NaN' WHERE lamp_id = 'L10' AND power_w = 20")
+    response = get(client, "/api/v1/lamps/L10/telemetry", auth, **{
+        "from": "2026-11-25T00:00:00Z", "to": "2026-11-25T01:00:00Z", "bucket": "1h", "fields": "power_w"})
+    assert response.json()["buckets"][0]["readings"] == 3
+    assert response.json()["buckets"][0]["values"] == {"power_w": {"avg": 20.0, "min": 10.0, "max": 30.0}}
+
+
+def test_a_query_longer_than_the_api_allows_answers_503_and_the_next_one_is_served(db, database_url):
+    make_lamp(db, "L11")
+    add_reading(db, "L11", T0, power_w=10.0)
+    auth = bearer(make_user(db, Role.TECHNICIAN))
+    path, params = "/api/v1/lamps/L11/telemetry", {"from": "2026-11-25T00:00:00Z", "to": "2026-11-25T01:00:00Z"}
+    settings = Settings(_env_file=None, api_statement_timeout_s=0.25)
+    with api_client(database_url, settings=settings) as client, psycopg.connect(database_url) as blocker:
+        # Let go of the lock by itself after 5 s, so that a missing limit fails the test instead of hanging it.
+        blocker.execute("SET idle_in_transaction_session_timeout = '5s'")
+        blocker.execute("LOCK TABLE readings IN ACCESS EXCLUSIVE MODE")  # the chart's query waits for it
+        refused = client.get(path, params=params, headers=auth)
+        with contextlib.suppress(psycopg.OperationalError):  # the session may be gone already
+            blocker.rollback()
+        served = client.get(path, params=params, headers=auth)
+    assert refused.status_code == 503, refused.text
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert refused.json()["type"] == problems.QUERY_TIMEOUT
+    assert "longer than 0.25 s" in refused.json()["detail"]
+    assert served.status_code == 200
+    assert served.json()["buckets"][0]["readings"] == 1
 
 
 def test_statistics_say_what_was_stored_in_its_own_precision(client, db, auth):
