@@ -28,15 +28,18 @@ import hashlib
 import hmac
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated
 
+import anyio
 import psycopg
 from fastapi import Depends, HTTPException, Request, status
+from psycopg.pq import TransactionStatus
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
+from starlette.concurrency import run_in_threadpool
 
 TOKEN_PREFIX = "slt_"
 SESSION_COOKIE = "streetlight_session"
@@ -124,27 +127,61 @@ def get_pool(request: Request) -> ConnectionPool:
     return request.app.state.pool
 
 
-def connection(request: Request) -> Iterator[psycopg.Connection]:
+async def connection(request: Request) -> AsyncIterator[psycopg.Connection]:
     """A pooled connection with dict rows; committed when the request succeeds.
 
-    A request that carries credentials has them checked here, on the thread that
-    took the connection, so that `require_roles` needs neither a thread nor I/O.
+    A request that carries credentials has them checked on the same turn of the thread
+    pool that takes the connection (one statement at most, and none when the principal
+    is in memory), so that `require_roles` needs neither a thread nor I/O.
 
     A GET request reads (its only write is the token's use, one statement), so its
     statements run in autocommit: no BEGIN and no COMMIT, two round trips to the
     database fewer per request. Each statement sees the data committed when it starts,
     as it would inside a READ COMMITTED transaction, the server's default. Every
     other method runs in one transaction, committed when it succeeds.
+
+    A connection with no transaction open (every GET's) goes back to the pool from the
+    event loop, which needs no I/O; one with a transaction is committed or rolled back on
+    a turn of the thread pool.
     """
-    with get_pool(request).connection() as conn:
+    pool = get_pool(request)
+    conn = await run_in_threadpool(_check_out, request, pool)
+    succeeded = False
+    try:
+        yield conn
+        succeeded = True
+    finally:
+        with anyio.CancelScope(shield=True):  # the connection goes back even when the request is cancelled
+            if conn.info.transaction_status == TransactionStatus.IDLE and not conn.broken:
+                _give_back(pool, conn)
+            else:
+                await run_in_threadpool(_end_transaction_and_give_back, pool, conn, succeeded)
+
+
+def _check_out(request: Request, pool: ConnectionPool) -> psycopg.Connection:
+    conn = pool.getconn()
+    try:
         conn.row_factory = dict_row
         conn.autocommit = request.method == "GET"
-        try:
-            authenticate(request, conn)
-            yield conn
-        finally:
-            if conn.autocommit and not conn.broken:
-                conn.autocommit = False  # the pool's other users expect transactions
+        authenticate(request, conn)
+    except BaseException:
+        _end_transaction_and_give_back(pool, conn, False)
+        raise
+    return conn
+
+
+def _end_transaction_and_give_back(pool: ConnectionPool, conn: psycopg.Connection, commit: bool) -> None:
+    try:
+        if not conn.broken and conn.info.transaction_status != TransactionStatus.IDLE:
+            conn.commit() if commit else conn.rollback()
+    finally:
+        _give_back(pool, conn)
+
+
+def _give_back(pool: ConnectionPool, conn: psycopg.Connection) -> None:
+    if not conn.broken and conn.autocommit:
+        conn.autocommit = False  # the pool's other users expect transactions (no I/O: no transaction is open)
+    pool.putconn(conn)
 
 
 # scope="function": the connection is committed and returned to the pool before the

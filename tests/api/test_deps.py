@@ -1,12 +1,15 @@
-"""The request's database connection: a GET reads in autocommit, every other method in one transaction."""
+"""The request's database connection: a GET reads in autocommit, every other method in one
+transaction, committed when the request succeeds and rolled back when it fails."""
 
 from __future__ import annotations
 
+import asyncio
 from types import SimpleNamespace
 
 import psycopg
 import pytest
 from psycopg.pq import TransactionStatus
+from psycopg.rows import tuple_row
 from psycopg_pool import ConnectionPool
 from starlette.requests import Request
 
@@ -20,25 +23,71 @@ def request(method: str, pool: ConnectionPool, token: str | None = None) -> Requ
     return Request({"type": "http", "method": method, "path": "/", "query_string": b"", "headers": headers, "app": app})
 
 
+def run_request(asking: Request, route) -> None:
+    """Runs `route(conn)` between taking the dependency's connection and giving it back, as FastAPI does."""
+
+    async def main() -> None:
+        dependency = deps.connection(asking)
+        conn = await anext(dependency)
+        try:
+            route(conn)
+        except Exception as error:  # noqa: BLE001 - handed to the dependency, as FastAPI does
+            with pytest.raises(type(error)):
+                await dependency.athrow(error)
+            return
+        with pytest.raises(StopAsyncIteration):
+            await anext(dependency)
+
+    asyncio.run(main())
+
+
+@pytest.fixture
+def token(database_url):
+    with psycopg.connect(database_url, autocommit=True) as admin:
+        admin.execute("CREATE TABLE IF NOT EXISTS deps_probe (note text)")
+        admin.execute("TRUNCATE deps_probe")
+        return make_user(admin, deps.Role.TECHNICIAN)
+
+
 @pytest.mark.parametrize(
     ("method", "autocommit", "after_a_read"),
     [("GET", True, TransactionStatus.IDLE), ("POST", False, TransactionStatus.INTRANS)],
 )
 def test_a_get_runs_without_begin_or_commit_and_other_methods_in_a_transaction(
-    database_url, method, autocommit, after_a_read
+    database_url, token, method, autocommit, after_a_read
 ):
-    with psycopg.connect(database_url, autocommit=True) as admin:
-        token = make_user(admin, deps.Role.TECHNICIAN)
+    seen = {}
+
+    def route(conn):
+        seen["role"] = deps.authenticate(asking, conn).role
+        seen["autocommit"] = conn.autocommit
+        conn.execute("SELECT count(*) FROM lamps")
+        seen["status"] = conn.info.transaction_status
+        seen["conn"] = conn
+
     with ConnectionPool(database_url, min_size=1, max_size=1) as pool:
         asking = request(method, pool, token)
-        dependency = deps.connection(asking)
-        conn = next(dependency)
-        assert deps.authenticate(asking, conn).role is deps.Role.TECHNICIAN
-        assert conn.autocommit is autocommit
-        conn.execute("SELECT count(*) FROM lamps")
-        assert conn.info.transaction_status == after_a_read
-        with pytest.raises(StopIteration):
-            next(dependency)
+        run_request(asking, route)
+        assert seen["role"] is deps.Role.TECHNICIAN
+        assert (seen["autocommit"], seen["status"]) == (autocommit, after_a_read)
         # the pool's next user (a job, a write) gets a connection that opens transactions again
         with pool.connection() as again:
-            assert again is conn and again.autocommit is False
+            assert again is seen["conn"] and again.autocommit is False
+            assert again.info.transaction_status == TransactionStatus.IDLE
+
+
+def test_a_change_is_committed_when_the_request_succeeds_and_rolled_back_when_it_fails(database_url, token):
+    def writes(note, fails):
+        def route(conn):
+            conn.execute("INSERT INTO deps_probe VALUES (%s)", (note,))
+            if fails:
+                raise RuntimeError("the route failed after writing")
+
+        return route
+
+    with ConnectionPool(database_url, min_size=1, max_size=1) as pool:
+        run_request(request("POST", pool, token), writes("kept", fails=False))
+        run_request(request("POST", pool, token), writes("undone", fails=True))
+        with pool.connection() as conn:
+            assert conn.cursor(row_factory=tuple_row).execute("SELECT note FROM deps_probe").fetchall() == [("kept",)]
+            assert conn.info.transaction_status == TransactionStatus.INTRANS  # this block's own read
