@@ -15,7 +15,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
 from api import problems
-from api.deps import Conn, Reader
+from api.deps import Conn, Database, Db, Reader
 from api.queries import fleet as queries
 from api.schemas import ConnectivityCounts, Energy, FleetMap, FleetSummary
 
@@ -54,12 +54,14 @@ class SummaryCache:
         self._refreshing = threading.Lock()  # held by the one background refresh running
         self.refresh_failures = 0
 
-    def get(self, conn: psycopg.Connection, pool: ConnectionPool, time_zone: str) -> _Computed:
+    def get(self, db: Database, pool: ConnectionPool, time_zone: str) -> _Computed:
+        """The summary; `db` gives the connection of the first computation (the request's)."""
         current = self._current
         if current is None:
             with self._first:
                 if self._current is None:
-                    self._current = self._compute(conn, time_zone)
+                    with db.connection() as conn:
+                        self._current = self._compute(conn, time_zone)
                 return self._current
         if current.fresh_until <= time.monotonic() and self._refreshing.acquire(blocking=False):
             threading.Thread(
@@ -93,9 +95,9 @@ class SummaryCache:
     " caller waits (except the very first); generated_at says when.",
     responses=problems.responses(503),
 )
-def fleet_summary(conn: Conn, who: Reader, request: Request) -> Response:
+def fleet_summary(db: Db, who: Reader, request: Request) -> Response:
     state = request.app.state
-    computed = state.fleet_summary.get(conn, state.pool, state.settings.town_timezone)
+    computed = state.fleet_summary.get(db, state.pool, state.settings.town_timezone)
     return Response(computed.body, media_type="application/json")
 
 

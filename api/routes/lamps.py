@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from api import audit, problems
-from api.deps import Admin, Conn, Reader
+from api.deps import Admin, Conn, Db, Reader
 from api.encoding import json_response_spliced
 from api.problems import ProblemException
 from api.queries import lamps as lamp_queries
@@ -44,7 +44,7 @@ def parse_bbox(text: str) -> tuple[float, float, float, float]:
 
 @router.get("/lamps", response_model=LampPage, summary="List lamps, filtered, a page at a time")
 def list_lamps(
-    conn: Conn,
+    db: Db,
     who: Reader,
     state: Annotated[list[LampState] | None, Query(description="Inventory state; repeat for several.")] = None,
     group_name: Annotated[str | None, Query(description="Exact group name.")] = None,
@@ -72,7 +72,8 @@ def list_lamps(
         bbox=parse_bbox(bbox) if bbox else None,
         text=q,
     )
-    total, items = lamp_queries.lamp_page_json(conn, where, limit=limit, offset=offset)
+    with db.connection() as conn:
+        total, items = lamp_queries.lamp_page_json(conn, where, limit=limit, offset=offset)
     # The items have the columns of `Lamp`, in its order, encoded by the database.
     return json_response_spliced({"total": total, "limit": limit, "offset": offset}, "items", items)
 

@@ -13,7 +13,7 @@ import psycopg
 from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from api import problems
-from api.deps import Conn, Reader
+from api.deps import Database, Db, Reader
 from api.encoding import json_response, json_response_spliced
 from api.problems import ProblemException
 from api.queries import telemetry as telemetry_queries
@@ -80,7 +80,7 @@ _ERRORS = problems.responses(400, 404, 503)
     responses=_ERRORS,
 )
 def lamp_telemetry(
-    conn: Conn,
+    db: Db,
     who: Reader,
     request: Request,
     lamp_id: Annotated[str, Path(pattern=LAMP_ID_PATTERN)],
@@ -91,7 +91,8 @@ def lamp_telemetry(
 ) -> Response:
     start, end = time_range(from_, to)
     names = parse_fields(fields)
-    return _series(conn, request, "lamp", lamp_id, [lamp_id], start, end, bucket, names)
+    with db.connection() as conn:
+        return _series(conn, request, "lamp", lamp_id, [lamp_id], start, end, bucket, names)
 
 
 @router.get(
@@ -101,7 +102,7 @@ def lamp_telemetry(
     responses=_ERRORS,
 )
 def group_telemetry(
-    conn: Conn,
+    db: Db,
     who: Reader,
     request: Request,
     group_name: str,
@@ -112,7 +113,7 @@ def group_telemetry(
 ) -> Response:
     find = telemetry_queries.lamp_ids_in_group
     return _many_lamps(
-        conn,
+        db,
         request,
         "group",
         group_name,
@@ -132,7 +133,7 @@ def group_telemetry(
     responses=_ERRORS,
 )
 def circuit_telemetry(
-    conn: Conn,
+    db: Db,
     who: Reader,
     request: Request,
     circuit: str,
@@ -143,7 +144,7 @@ def circuit_telemetry(
 ) -> Response:
     find = telemetry_queries.lamp_ids_on_circuit
     return _many_lamps(
-        conn,
+        db,
         request,
         "circuit",
         circuit,
@@ -157,16 +158,17 @@ def circuit_telemetry(
 
 
 def _many_lamps(
-    conn, request, kind, name, find_lamp_ids, missing, from_, to, bucket, fields
+    db: Database, request, kind, name, find_lamp_ids, missing, from_, to, bucket, fields
 ) -> Response:
     """A group's or a circuit's series: the parameters are checked before the lamps are looked up."""
     start, end = time_range(from_, to)
     names = parse_fields(fields)
     _no_raw_for_many(bucket)
-    lamp_ids = find_lamp_ids(conn, name)
-    if not lamp_ids:
-        raise ProblemException(status.HTTP_404_NOT_FOUND, missing)
-    return _series(conn, request, kind, name, lamp_ids, start, end, bucket, names)
+    with db.connection() as conn:
+        lamp_ids = find_lamp_ids(conn, name)
+        if not lamp_ids:
+            raise ProblemException(status.HTTP_404_NOT_FOUND, missing)
+        return _series(conn, request, kind, name, lamp_ids, start, end, bucket, names)
 
 
 # --- parameters (pure) -------------------------------------------------------

@@ -27,7 +27,7 @@ def run_request(asking: Request, route) -> None:
     """Runs `route(conn)` between taking the dependency's connection and giving it back, as FastAPI does."""
 
     async def main() -> None:
-        dependency = deps.connection(asking)
+        dependency = deps.connection(asking, await deps.find_principal(asking))
         conn = await anext(dependency)
         try:
             route(conn)
@@ -91,3 +91,22 @@ def test_a_change_is_committed_when_the_request_succeeds_and_rolled_back_when_it
         with pool.connection() as conn:
             assert conn.cursor(row_factory=tuple_row).execute("SELECT note FROM deps_probe").fetchall() == [("kept",)]
             assert conn.info.transaction_status == TransactionStatus.INTRANS  # this block's own read
+
+
+@pytest.mark.parametrize(("method", "autocommit"), [("GET", True), ("POST", False)])
+def test_a_route_taking_its_own_connection_gets_the_same_one_and_commits_or_rolls_back(
+    database_url, token, method, autocommit
+):
+    with ConnectionPool(database_url, min_size=1, max_size=1) as pool:
+        db = deps.Database(request(method, pool, token))
+        with db.connection() as conn:
+            assert conn.autocommit is autocommit
+            conn.execute("INSERT INTO deps_probe VALUES ('kept')")
+        with pytest.raises(RuntimeError), db.connection() as conn:
+            conn.execute("INSERT INTO deps_probe VALUES ('undone')")
+            raise RuntimeError("the route failed after writing")
+        with pool.connection() as conn:
+            notes = conn.cursor(row_factory=tuple_row).execute("SELECT note FROM deps_probe").fetchall()
+            assert conn.autocommit is False
+    # In autocommit (a GET), each statement stands on its own: nothing is left to roll back.
+    assert notes == ([("kept",), ("undone",)] if autocommit else [("kept",)])
