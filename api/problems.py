@@ -3,8 +3,9 @@
 Every error the API answers has the same shape: ``type``, ``title``, ``status``,
 ``detail`` and ``instance`` (the request path). Validation errors add ``errors``,
 one entry per invalid field; the value that was sent is never echoed, as it may
-be a password. A statement that runs longer than the API allows answers 503. An unexpected error
-answers 500 with nothing about the internals; the traceback goes to the log.
+be a password. A statement that runs longer than the API allows answers 503. An
+unexpected error answers 500 with nothing about the internals; the traceback goes
+to the log.
 """
 
 from __future__ import annotations
