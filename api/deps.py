@@ -321,17 +321,6 @@ def _look_up_with_a_connection(request: Request) -> Principal | None:
         return _look_up(request, conn)
 
 
-def authenticate(request: Request, conn: psycopg.Connection) -> Principal | None:
-    """`find_principal` for code that holds a connection already (found once per request)."""
-    found = getattr(request.state, _STATE_KEY, _UNRESOLVED)
-    if found is _UNRESOLVED:
-        found = _remembered(request)
-        if found is _UNRESOLVED:
-            found = _look_up(request, conn)
-        setattr(request.state, _STATE_KEY, found)
-    return found
-
-
 _UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 

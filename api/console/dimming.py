@@ -11,8 +11,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from api.console.routes import ENERGY_STAFF, forbidden, login_redirect, not_found, principal, render
-from api.deps import Conn, Principal
+from api.console.routes import ENERGY_STAFF, Viewer, forbidden, login_redirect, not_found, render
+from api.deps import Principal
 
 router = APIRouter(include_in_schema=False)
 
@@ -26,8 +26,7 @@ def _can_edit(who: Principal) -> bool:
 
 
 @router.get("/dimming", response_class=HTMLResponse)
-def dimming_page(request: Request, conn: Conn) -> Response:
-    who = principal(request, conn)
+def dimming_page(request: Request, who: Viewer) -> Response:
     if who is None:
         return login_redirect(request)
     can_edit = _can_edit(who)
@@ -38,8 +37,7 @@ def dimming_page(request: Request, conn: Conn) -> Response:
 
 
 @router.get("/dimming/profiles/{profile_id}", response_class=HTMLResponse)
-def profile_page(request: Request, conn: Conn, profile_id: str) -> Response:
-    who = principal(request, conn)
+def profile_page(request: Request, who: Viewer, profile_id: str) -> Response:
     if who is None:
         return login_redirect(request)
     if not profile_id.isdigit() or not 0 < int(profile_id) <= MAX_PROFILE_ID:
@@ -54,8 +52,7 @@ def profile_page(request: Request, conn: Conn, profile_id: str) -> Response:
 
 
 @router.get("/energy", response_class=HTMLResponse)
-def energy_page(request: Request, conn: Conn) -> Response:
-    who = principal(request, conn)
+def energy_page(request: Request, who: Viewer) -> Response:
     if who is None:
         return login_redirect(request)
     if who.role not in ENERGY_STAFF:

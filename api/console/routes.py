@@ -19,10 +19,10 @@ import json
 import logging
 import re
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote, urlencode, urlsplit
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
@@ -34,7 +34,7 @@ from api.console.i18n import (
     from_accept_language,
     supported,
 )
-from api.deps import SESSION_COOKIE, Conn, Principal, Role, authenticate
+from api.deps import SESSION_COOKIE, FoundPrincipal, Principal, Role
 from core.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -106,12 +106,15 @@ def settings_of(request: Request) -> Settings:
     return getattr(request.app.state, "settings", None) or get_settings()
 
 
-def principal(request: Request, conn: Conn) -> Principal | None:
+async def principal(request: Request, who: FoundPrincipal) -> Principal | None:
     """The signed-in console user, if any. Pages use the session cookie only, never a bearer token."""
     if not request.cookies.get(SESSION_COOKIE):
         return None
-    who = authenticate(request, conn)
     return who if who is not None and who.via == "session" else None
+
+
+# What a page depends on: who is looking (None: nobody signed in). A page needs no connection.
+Viewer = Annotated[Principal | None, Depends(principal)]
 
 
 def _choose_language(request: Request, who: Principal | None) -> tuple[str, str | None]:
@@ -267,8 +270,7 @@ def not_found(request: Request, who: Principal) -> HTMLResponse:
 
 # --- pages ------------------------------------------------------------------------------------------
 @router.get("/login", response_class=HTMLResponse)
-def login_page(request: Request, conn: Conn) -> Response:
-    who = principal(request, conn)
+def login_page(request: Request, who: Viewer) -> Response:
     next_path = safe_next(request.query_params.get("next"))
     if who is not None:
         return RedirectResponse(next_path, status_code=303)
@@ -280,8 +282,7 @@ def login_page(request: Request, conn: Conn) -> Response:
 
 
 @router.get("/", response_class=HTMLResponse)
-def dashboard_page(request: Request, conn: Conn) -> Response:
-    who = principal(request, conn)
+def dashboard_page(request: Request, who: Viewer) -> Response:
     if who is None:
         return login_redirect(request)
     return render(
@@ -292,8 +293,7 @@ def dashboard_page(request: Request, conn: Conn) -> Response:
 
 
 @router.get("/lamps/{lamp_id}", response_class=HTMLResponse)
-def lamp_page(request: Request, conn: Conn, lamp_id: str) -> Response:
-    who = principal(request, conn)
+def lamp_page(request: Request, who: Viewer, lamp_id: str) -> Response:
     if who is None:
         return login_redirect(request)
     if not LAMP_ID.match(lamp_id):
@@ -306,8 +306,7 @@ def lamp_page(request: Request, conn: Conn, lamp_id: str) -> Response:
 
 
 @router.get("/lists/{kind}", response_class=HTMLResponse)
-def list_page(request: Request, conn: Conn, kind: str) -> Response:
-    who = principal(request, conn)
+def list_page(request: Request, who: Viewer, kind: str) -> Response:
     if who is None:
         return login_redirect(request)
     if kind not in LISTS:
@@ -322,8 +321,7 @@ def list_page(request: Request, conn: Conn, kind: str) -> Response:
 
 
 @router.get("/admin/users", response_class=HTMLResponse)
-def users_page(request: Request, conn: Conn) -> Response:
-    who = principal(request, conn)
+def users_page(request: Request, who: Viewer) -> Response:
     if who is None:
         return login_redirect(request)
     if who.role is not Role.ADMIN:

@@ -8,8 +8,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from api.console.routes import FIELD_STAFF, forbidden, login_redirect, principal, render, settings_of
-from api.deps import Conn
+from api.console.routes import FIELD_STAFF, Viewer, forbidden, login_redirect, render, settings_of
+from api.deps import Principal
 
 router = APIRouter(include_in_schema=False)
 
@@ -19,8 +19,7 @@ LEAFLET_CSS = (("leaflet", "leaflet.css"),)
 LEAFLET_JS = (("leaflet", "leaflet.js"),)
 
 
-def _page(request: Request, conn: Conn, template: str, page: str, title_key: str, **options) -> Response:
-    who = principal(request, conn)
+def _page(request: Request, who: Principal | None, template: str, page: str, title_key: str, **options) -> Response:
     if who is None:
         return login_redirect(request)
     if who.role not in FIELD_STAFF:
@@ -29,9 +28,9 @@ def _page(request: Request, conn: Conn, template: str, page: str, title_key: str
 
 
 @router.get("/predictions", response_class=HTMLResponse)
-def predictions_page(request: Request, conn: Conn) -> Response:
+def predictions_page(request: Request, who: Viewer) -> Response:
     return _page(
-        request, conn, "predictions.html", "predictions", "predictions.title",
+        request, who, "predictions.html", "predictions", "predictions.title",
         vendor_css=LEAFLET_CSS + UPLOT_CSS, vendor_js=LEAFLET_JS + UPLOT_JS, scripts=("predictions.js",),
         # The supply warnings listed are the circuits the daily round would visit.
         page_config={"circuitMinProbability": settings_of(request).circuit_round_min_probability},
@@ -39,10 +38,10 @@ def predictions_page(request: Request, conn: Conn) -> Response:
 
 
 @router.get("/work-orders", response_class=HTMLResponse)
-def work_orders_page(request: Request, conn: Conn) -> Response:
-    return _page(request, conn, "work_orders.html", "work-orders", "work_orders.title", scripts=("work_orders.js",))
+def work_orders_page(request: Request, who: Viewer) -> Response:
+    return _page(request, who, "work_orders.html", "work-orders", "work_orders.title", scripts=("work_orders.js",))
 
 
 @router.get("/round", response_class=HTMLResponse)
-def round_page(request: Request, conn: Conn) -> Response:
-    return _page(request, conn, "round.html", "round", "round.title", scripts=("round.js",))
+def round_page(request: Request, who: Viewer) -> Response:
+    return _page(request, who, "round.html", "round", "round.title", scripts=("round.js",))
