@@ -17,10 +17,12 @@ import psycopg.rows
 from core.contract import MEASUREMENT_FIELDS
 
 # The measurements the readings table stores in single precision (`real`); the others are
-# double precision or integers (tests/api/test_telemetry.py checks this against the table).
+# double precision or whole numbers (tests/api/test_telemetry.py checks both against the table).
 SINGLE_PRECISION_FIELDS = frozenset(
     {"voltage_v", "current_a", "power_w", "power_factor", "dim_level", "driver_temp_c", "ambient_lux", "rssi_dbm"}
 )
+# The measurements stored as whole numbers: always finite, and compared with no infinity.
+WHOLE_NUMBER_FIELDS = frozenset({"switch_cycles"})
 
 
 # A single-precision field's statistics stay single precision, so that the answer says what
@@ -30,7 +32,9 @@ SINGLE_PRECISION_FIELDS = frozenset(
 # the statistics, so that they are always a number or null.
 def _aggregates(name: str) -> str:
     kind = "float4" if name in SINGLE_PRECISION_FIELDS else "float8"
-    finite = f"FILTER (WHERE {name} > '-Infinity' AND {name} < 'Infinity')"  # NaN is above every number
+    finite = (
+        "" if name in WHOLE_NUMBER_FIELDS else f"FILTER (WHERE {name} > '-Infinity' AND {name} < 'Infinity')"
+    )  # NaN is above every number
     return (
         f"avg({name}) {finite}::{kind} AS {name}__avg, min({name}) {finite}::{kind} AS {name}__min,"
         f" max({name}) {finite}::{kind} AS {name}__max"

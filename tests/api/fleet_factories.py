@@ -10,8 +10,10 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
+from psycopg import sql
 from fastapi.testclient import TestClient
 from api.app import create_app, open_pool
+from core.contract import MEASUREMENT_FIELDS
 from core.settings import Settings
 
 
@@ -48,19 +50,18 @@ def make_lamp(conn: psycopg.Connection, lamp_id: str, **columns: Any) -> None:
 
 
 def add_reading(conn: psycopg.Connection, lamp_id: str, ts: datetime, **measurements: Any) -> None:
+    """One reading with the measurements given (names of the contract's fields), the others null."""
     received_at = measurements.pop("received_at", ts)
+    unknown = set(measurements) - set(MEASUREMENT_FIELDS)
+    if unknown:
+        raise ValueError(f"not measurement fields: {sorted(unknown)}")
+    columns = sql.SQL(", ").join(sql.Identifier(name) for name in measurements)
+    values = sql.SQL(", ").join(sql.Placeholder() for _ in measurements)
     conn.execute(
-        """INSERT INTO readings (lamp_id, ts, power_w, voltage_v, power_factor, energy_wh, received_at)
-           VALUES (%s, %s, %s, %s, %s, %s, %s)""",
-        (
-            lamp_id,
-            ts,
-            measurements.get("power_w"),
-            measurements.get("voltage_v"),
-            measurements.get("power_factor"),
-            measurements.get("energy_wh"),
-            received_at,
+        sql.SQL("INSERT INTO readings (lamp_id, ts, received_at{sep}{columns}) VALUES (%s, %s, %s{sep}{values})").format(
+            sep=sql.SQL(", " if measurements else ""), columns=columns, values=values
         ),
+        (lamp_id, ts, received_at, *measurements.values()),
     )
 
 

@@ -13,6 +13,7 @@ from api import problems
 from api.deps import Role
 from api.queries import telemetry as telemetry_queries
 from api.schemas import Telemetry
+from core.contract import MEASUREMENT_FIELDS
 from core.settings import Settings
 from tests.api.factories import make_user
 from tests.api.fleet_factories import add_reading, api_client, bearer, make_lamp
@@ -163,6 +164,29 @@ def test_the_single_precision_fields_are_the_tables_real_columns(db):
         "SELECT column_name FROM information_schema.columns WHERE table_name = 'readings' AND data_type = 'real'"
     ).fetchall()
     assert {name for (name,) in rows} == telemetry_queries.SINGLE_PRECISION_FIELDS
+
+
+def test_the_whole_number_fields_are_the_tables_integer_columns(db):
+    rows = db.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = 'readings'"
+        " AND data_type IN ('smallint', 'integer', 'bigint') AND column_name = ANY(%s)",
+        (list(MEASUREMENT_FIELDS),),
+    ).fetchall()
+    assert {name for (name,) in rows} == telemetry_queries.WHOLE_NUMBER_FIELDS
+
+
+def test_every_measurement_can_be_bucketed(client, db, auth):
+    make_lamp(db, "L11")
+    values = {name: float(i + 1) for i, name in enumerate(MEASUREMENT_FIELDS)}
+    values["switch_cycles"] = 7
+    add_reading(db, "L11", T0, **values)
+    add_reading(db, "L11", T0 + timedelta(minutes=10), **{name: value * 3 for name, value in values.items()})
+    response = get(client, "/api/v1/lamps/L11/telemetry", auth, **{
+        "from": "2026-11-25T00:00:00Z", "to": "2026-11-25T01:00:00Z", "bucket": "1h",
+        "fields": ",".join(MEASUREMENT_FIELDS)})
+    assert response.status_code == 200, response.text
+    assert response.json()["buckets"][0]["values"] == {
+        name: {"avg": value * 2, "min": value, "max": value * 3} for name, value in values.items()}
 
 
 def test_default_fields_and_range(client, db, auth):
