@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict
 
 from api import audit
 from api.deps import Admin, Conn
+from api.paging import Offset
 from api.problems import invalid, responses
 
 router = APIRouter(prefix="/api/v1", tags=["audit"])
@@ -77,7 +78,7 @@ def list_audit(
     since: Annotated[datetime | None, Query(description="from this time on (ISO 8601; UTC if no offset)")] = None,
     until: Annotated[datetime | None, Query(description="before this time (ISO 8601; UTC if no offset)")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> AuditPage:
     since, until = _aware(since), _aware(until)
     if since is not None and until is not None and since >= until:

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, status
 
 from api import audit, problems
 from api.deps import Admin, Conn, Principal, Role, require_roles
+from api.paging import Offset
 from api.problems import ProblemException
 from api.queries import commissioning as queries
 from api.queries import lamps as lamp_queries
@@ -52,7 +53,7 @@ def list_dead_letters(
     since: Annotated[datetime | None, Query(description="Received at or after this instant.")] = None,
     until: Annotated[datetime | None, Query(description="Received before this instant.")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> DeadLetterPage:
     for name, value in (("since", since), ("until", until)):
         if value is not None and value.utcoffset() is None:
@@ -77,7 +78,7 @@ def list_unknown_lamps(
     who: FieldStaff,
     status_: Annotated[Literal["pending", "commissioned", "dismissed"] | None, Query(alias="status")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> UnknownLampPage:
     total = queries.count_unknown_lamps(conn, status_)
     rows = queries.list_unknown_lamps(conn, status_, limit=limit, offset=offset)

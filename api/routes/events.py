@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, status
 
 from api import audit, problems
 from api.deps import Conn, Principal, Reader, Role, require_roles
+from api.paging import Offset
 from api.problems import ProblemException
 from api.queries import events as event_queries
 from api.queries.lamps import get_lamp
@@ -33,7 +34,7 @@ def list_events(
         bool, Query(alias="open", description="Only open events: after their lamp's last 'repaired' event.")
     ] = False,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> EventPage:
     for name, value in (("since", since), ("until", until)):
         if value is not None and value.utcoffset() is None:

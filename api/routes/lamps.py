@@ -10,6 +10,7 @@ from fastapi import APIRouter, Path, Query, Request, Response, status
 from api import audit, problems
 from api.deps import Admin, Conn, Db, Reader
 from api.encoding import json_response_spliced
+from api.paging import Offset
 from api.problems import ProblemException
 from api.queries import lamps as lamp_queries
 from api.schemas import (
@@ -61,7 +62,7 @@ def list_lamps(
         str | None, Query(min_length=1, max_length=100, description="Text found in the id, name, street or address.")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> Response:
     where = lamp_queries.LampFilter(
         states=state,

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Body, Query, Request, status
 
 from api import audit, problems
 from api.deps import Conn, EnergyManager, Reader
+from api.paging import Offset
 from api.schemas_plans import LampPushStatus, PushAccepted, PushRequest, PushStatus, SchedulerInfo
 from core.contract import utc_now
 from dimming.leader import active_scheduler
@@ -46,7 +47,7 @@ def get_push_status(
         list[PushState] | None, Query(alias="state", description="List lamps in this state; repeat for several.")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> PushStatus:
     page = push_status(conn, utc_now(), states=states, limit=limit, offset=offset)
     return PushStatus(

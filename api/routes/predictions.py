@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Path, Query, status
 
 from api import problems
 from api.deps import Conn, Principal, Role, require_roles
+from api.paging import Offset
 from api.problems import ProblemException
 from api.queries import predictions as queries
 from api.queries.lamps import lamp_exists
@@ -53,7 +54,7 @@ def list_predictions(
         Query(description="min_lon,min_lat,max_lon,max_lat (WGS 84 degrees).", examples=["2.34,48.85,2.36,48.86"]),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> PredictionPage:
     where = queries.PredictionFilter(
         group_name=group_name,
@@ -94,7 +95,7 @@ def list_circuit_predictions(
         float | None, Query(ge=0, le=1, description="Only circuits at this probability or above.")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> CircuitPredictionPage:
     where = queries.CircuitFilter(circuit=circuit, street=street, min_probability=min_probability)
     total = queries.count_latest_circuits(conn, where)

@@ -21,6 +21,7 @@ from fastapi.responses import Response
 from api import audit, daily_round, problems
 from api.console.i18n import DEFAULT_LANGUAGE, supported
 from api.deps import Conn, Principal
+from api.paging import Offset
 from api.problems import ProblemException
 from api.queries import events as event_queries
 from api.queries import predictions as prediction_queries
@@ -65,7 +66,7 @@ def list_work_orders(
     street: Annotated[str | None, Query(description="Exact street name.")] = None,
     group_name: Annotated[str | None, Query(description="Exact group name.")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> WorkOrderPage:
     where = queries.WorkOrderFilter(statuses=status_, lamp_id=lamp_id, street=street, group_name=group_name)
     total = queries.count_work_orders(conn, where)
