@@ -91,15 +91,22 @@ class LampFilter:
 def lamp_page_json(conn: psycopg.Connection, where: LampFilter, *, limit: int, offset: int) -> tuple[int, bytes]:
     """How many lamps match, and the page of them as the JSON array the API answers (objects
     with the columns of `_LIST_COLUMNS`, in id order), in one statement: the database encodes
-    the rows, which cost the server more than the query when done in Python."""
+    the rows, which cost the server more than the query when done in Python.
+
+    The page's bounds are written into the statement, not passed as parameters: a prepared
+    statement's generic plan, not knowing how many rows a page takes, walked the id index
+    from the start for a filter that matches few lamps (3 ms for a group of 82 among
+    10,000), where a page of known size reads the matching lamps by their own index."""
+    if not (isinstance(limit, int) and isinstance(offset, int) and limit >= 0 and offset >= 0):
+        raise ValueError(f"a page takes whole numbers from 0: limit {limit!r}, offset {offset!r}")
     condition = where.where()
     total, items = conn.cursor(row_factory=psycopg.rows.tuple_row).execute(
         f"""WITH page AS (
                 SELECT {_LIST_COLUMNS} FROM lamps l LEFT JOIN lamp_status s USING (lamp_id) WHERE {condition}
-                ORDER BY l.lamp_id LIMIT %(limit)s OFFSET %(offset)s)
+                ORDER BY l.lamp_id LIMIT {limit:d} OFFSET {offset:d})
             SELECT (SELECT count(*) FROM lamps l LEFT JOIN lamp_status s USING (lamp_id) WHERE {condition}),
                    (SELECT coalesce(json_agg(page ORDER BY page.lamp_id), '[]')::text FROM page)""",
-        where.params() | {"limit": limit, "offset": offset},
+        where.params(),
     ).fetchone()
     return total, items.encode()
 
