@@ -33,7 +33,8 @@ _CONDITIONS = {
     "group_name": "l.group_name = %(group_name)s",
     "circuit": "l.circuit = %(circuit)s",
     "street": "l.street = %(street)s",
-    "bbox": "l.lon BETWEEN %(min_lon)s AND %(max_lon)s AND l.lat BETWEEN %(min_lat)s AND %(max_lat)s",
+    # A closed box (its edges included), searched in the positions' R-tree (migration 0011).
+    "bbox": "point(l.lon, l.lat) <@ box(point(%(min_lon)s, %(min_lat)s), point(%(max_lon)s, %(max_lat)s))",
     # The matching ids first (served by the trigram index of migration 0008), then the
     # lamps by id. Written as a plain filter, a page in id order was planned as a walk of
     # the whole id index testing every lamp's four texts, to find the few that match.

@@ -85,6 +85,8 @@ def test_without_filters_every_lamp_is_listed_in_id_order(client, town, tech):
         ({"connectivity": "unknown"}, ["A3", "B2", "P1", "X_9"]),
         ({"bbox": "2.349,48.849,2.3515,48.8515"}, ["A1", "A2"]),
         ({"bbox": "2.355, 48.855, 2.37, 48.87"}, ["B1", "B2", "B3"]),
+        ({"bbox": "2.350,48.850,2.351,48.851"}, ["A1", "A2"]),  # on the corners: the edges are in the box
+        ({"bbox": "2.3505,48.850,2.351,48.8505"}, []),
         ({"q": "tilleuls"}, ["A1", "A2", "A3"]),  # name, street and address, any case
         ({"q": "5 RUE"}, ["A3"]),  # address
         ({"q": "x_9"}, ["X_9"]),  # id
