@@ -58,22 +58,19 @@ def open_pool(database_url: str, settings: Settings) -> ConnectionPool:
     """The API's connections, as the service opens them (`db_pool_size` at most).
 
     Each one is set up once, when it is made, so that no request needs a statement for it:
+    it cancels a statement after `api_statement_timeout_s` (a `SET LOCAL` per request
+    would only last for its transaction, and GET requests run in autocommit).
 
-    - it cancels a statement after `api_statement_timeout_s` (a `SET LOCAL` per request
-      would only last for its transaction, and GET requests run in autocommit);
-    - it keeps one generic plan for each statement it has prepared (psycopg prepares a
-      statement run five times on a connection). PostgreSQL's default plans such a
-      statement again for every execution when the generic plan looks costlier, and on
-      a TimescaleDB hypertable it always does, because the generic plan counts every
-      chunk the parameters could reach; the chunks are left out when it runs
-      (`docs/performance.md`: a third of a millisecond less per chart). A statement run
-      once is still planned for its own values.
+    Prepared statements keep PostgreSQL's default plan cache mode, on purpose: a statement
+    on the readings hypertable is then planned for its own time range, which reads the
+    chunks of that range alone. A generic plan holds every chunk and locks them all on
+    each execution: with a 400-day retention of daily chunks, 2.5 ms more per 24 h chart
+    (`docs/performance.md`).
     """
     timeout_ms = str(round(settings.api_statement_timeout_s * 1000))
 
     def configure(conn: psycopg.Connection) -> None:
         conn.execute("SELECT set_config('statement_timeout', %s, false)", (timeout_ms,))
-        conn.execute("SET plan_cache_mode = force_generic_plan")
         conn.commit()
 
     return ConnectionPool(
