@@ -193,6 +193,17 @@ def test_one_lamp_shows_inventory_last_reading_connection_and_open_events(client
     ]
 
 
+def test_the_last_reading_is_the_newest_whether_recent_or_long_ago(client, db, town, tech):
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    add_reading(db, "A1", now - timedelta(days=9), power_w=1.0)
+    add_reading(db, "A1", now - timedelta(hours=1), power_w=2.0)
+    add_reading(db, "B1", now - timedelta(days=30), power_w=3.0)
+    add_reading(db, "B1", now - timedelta(days=10), power_w=4.0)  # silent for ten days
+    for lamp_id, ts, power in (("A1", now - timedelta(hours=1), 2.0), ("B1", now - timedelta(days=10), 4.0)):
+        reading = client.get(f"/api/v1/lamps/{lamp_id}", headers=tech).json()["last_reading"]
+        assert (datetime.fromisoformat(reading["ts"]), reading["power_w"]) == (ts, power), lamp_id
+
+
 def test_a_lamp_never_heard_from_has_no_reading_status_or_events(client, town, tech):
     lamp = client.get("/api/v1/lamps/P1", headers=tech).json()
     assert (lamp["last_reading"], lamp["status"], lamp["online"], lamp["open_events"]) == (None, None, None, [])
