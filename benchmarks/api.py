@@ -267,7 +267,8 @@ def load(admin_url: str, name: str, *, lamps: int, days: int, loaders: int, seed
                 [(lamp_id, e["ts"], e["type"], Jsonb(e.get("detail"))) for lamp_id, e in events],
             )
             cur.executemany(
-                "INSERT INTO lamp_status (lamp_id, online, changed_at) VALUES (%s, %s, %s)",
+                "INSERT INTO lamp_status (lamp_id, online, changed_at) VALUES (%s, %s, %s)"
+                " ON CONFLICT (lamp_id) DO UPDATE SET online = excluded.online, changed_at = excluded.changed_at",
                 [(lamp_id, not bool(offline), end) for lamp_id, offline in zip(step.lamp_ids, step.offline)],
             )
         conn.execute(

@@ -44,11 +44,11 @@ def lamps_by_state(conn: psycopg.Connection) -> dict[str, int]:
 def connectivity_counts(conn: psycopg.Connection) -> dict[str, int]:
     """Lamps not retired by last reported connection; never reported counts as unknown."""
     return conn.execute(
-        """SELECT count(*) FILTER (WHERE s.online) AS online,
-                  count(*) FILTER (WHERE NOT s.online) AS offline,
-                  count(*) FILTER (WHERE s.lamp_id IS NULL) AS unknown
-           FROM lamps l LEFT JOIN lamp_status s USING (lamp_id)
-           WHERE l.state <> 'retired'"""
+        """SELECT count(*) FILTER (WHERE online) AS online,
+                  count(*) FILTER (WHERE NOT online) AS offline,
+                  count(*) FILTER (WHERE online IS NULL) AS unknown
+           FROM lamps
+           WHERE state <> 'retired'"""
     ).fetchone()
 
 
@@ -151,8 +151,8 @@ def fleet_map_json(conn: psycopg.Connection, generated_at: str) -> str:
                         array_agg(round(l.lat * 1e6) / 1e6 ORDER BY l.lamp_id) AS lats,
                         array_agg(round(l.lon * 1e6) / 1e6 ORDER BY l.lamp_id) AS lons,
                         array_agg(array_position(%(states)s::text[], l.state) - 1 ORDER BY l.lamp_id) AS states,
-                        array_agg(s.online ORDER BY l.lamp_id) AS online
-                 FROM lamps l LEFT JOIN lamp_status s USING (lamp_id)
+                        array_agg(l.online ORDER BY l.lamp_id) AS online
+                 FROM lamps l
                  WHERE l.lat IS NOT NULL AND l.lon IS NOT NULL) placed""",
         {"generated_at": generated_at, "states": list(LAMP_STATES)},
     ).fetchone()["body"]

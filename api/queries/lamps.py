@@ -17,11 +17,13 @@ EDITABLE_COLUMNS = (
     "rated_power_w", "install_date", "state", "properties",
 )
 
+# `lamps.online` is the controller's last reported connection state (null: never reported),
+# kept equal to `lamp_status` by the database (migration 0012): the list reads the inventory alone.
 _LIST_COLUMNS = """l.lamp_id, l.name, l.lat, l.lon, l.street, l.address, l.circuit, l.group_name, l.technology,
-                   l.rated_power_w, l.state, s.online"""
+                   l.rated_power_w, l.state, l.online"""
 _DETAIL_COLUMNS = """l.lamp_id, l.name, l.lat, l.lon, l.street, l.address, l.circuit, l.group_name, l.lighting_class,
                      l.model, l.technology, l.rated_power_w, l.install_date, l.state, l.properties, l.created_at,
-                     l.updated_at, s.online, s.changed_at AS status_changed_at"""
+                     l.updated_at, l.online, s.changed_at AS status_changed_at"""
 
 # One fixed condition per filter; a query joins those of the filters given (TRUE for none).
 # Each combination is then a statement of its own, planned for what it filters on: a
@@ -43,7 +45,7 @@ _CONDITIONS = {
                    WHERE t.lamp_id ILIKE %(pattern)s OR t.name ILIKE %(pattern)s
                       OR t.street ILIKE %(pattern)s OR t.address ILIKE %(pattern)s))""",
 }
-_CONNECTIVITY = {"online": "s.online", "offline": "NOT s.online", "unknown": "s.lamp_id IS NULL"}
+_CONNECTIVITY = {"online": "l.online", "offline": "NOT l.online", "unknown": "l.online IS NULL"}
 
 _GET = f"SELECT {_DETAIL_COLUMNS} FROM lamps l LEFT JOIN lamp_status s USING (lamp_id) WHERE l.lamp_id = %s"
 _GET_FOR_UPDATE = _GET + " FOR UPDATE OF l"
@@ -103,9 +105,9 @@ def lamp_page_json(conn: psycopg.Connection, where: LampFilter, *, limit: int, o
     condition = where.where()
     total, items = conn.cursor(row_factory=psycopg.rows.tuple_row).execute(
         f"""WITH page AS (
-                SELECT {_LIST_COLUMNS} FROM lamps l LEFT JOIN lamp_status s USING (lamp_id) WHERE {condition}
+                SELECT {_LIST_COLUMNS} FROM lamps l WHERE {condition}
                 ORDER BY l.lamp_id LIMIT {limit:d} OFFSET {offset:d})
-            SELECT (SELECT count(*) FROM lamps l LEFT JOIN lamp_status s USING (lamp_id) WHERE {condition}),
+            SELECT (SELECT count(*) FROM lamps l WHERE {condition}),
                    (SELECT coalesce(json_agg(page ORDER BY page.lamp_id), '[]')::text FROM page)""",
         where.params(),
     ).fetchone()

@@ -75,7 +75,11 @@ def add_event(
 
 
 def set_status(conn: psycopg.Connection, lamp_id: str, online: bool) -> None:
-    conn.execute("INSERT INTO lamp_status (lamp_id, online) VALUES (%s, %s)", (lamp_id, online))
+    conn.execute(
+        "INSERT INTO lamp_status (lamp_id, online) VALUES (%s, %s)"
+        " ON CONFLICT (lamp_id) DO UPDATE SET online = excluded.online, changed_at = now()",
+        (lamp_id, online),
+    )
 
 
 def add_dead_letter(

@@ -133,7 +133,7 @@ def test_text_search_is_served_by_the_trigram_index(db, town):
     with db.transaction():
         db.execute("SET LOCAL enable_seqscan = off")  # eight lamps: a scan is cheaper, but the index must serve
         plan = [row[0] for row in db.execute(
-            f"EXPLAIN SELECT count(*) FROM lamps l LEFT JOIN lamp_status s USING (lamp_id) WHERE {where.where()}",
+            f"EXPLAIN SELECT count(*) FROM lamps l WHERE {where.where()}",
             where.params(),
         )]
     assert any("lamps_text_trgm_idx" in line for line in plan), plan

@@ -94,7 +94,8 @@ def load_demo_town(database_url: str, *, lamps: int = 300, hours: float = 26.0, 
             )
         conn.execute("UPDATE lamps SET state = 'under_repair' WHERE lamp_id = ANY(%s)", (demo.under_repair,))
         conn.execute(
-            "INSERT INTO lamp_status (lamp_id, online, changed_at) SELECT lamp_id, true, %s FROM lamps",
+            "INSERT INTO lamp_status (lamp_id, online, changed_at) SELECT lamp_id, true, %s FROM lamps"
+            " ON CONFLICT (lamp_id) DO UPDATE SET online = excluded.online, changed_at = excluded.changed_at",
             (start,),
         )
         conn.execute(

@@ -132,9 +132,11 @@ def test_status_changes_are_recorded_and_replays_do_not_move_the_time(conn):
         decode_message("streetlight/v1/lamps/L1/status", b"offline", TOPICS, NOW + timedelta(hours=1)),
     )
     write_batch(conn, [later], LampDirectory())
-    assert conn.execute("SELECT online, changed_at FROM lamp_status").fetchone() == first
+    assert conn.execute("SELECT online, changed_at FROM lamp_status WHERE lamp_id = 'L1'").fetchone() == first
+    assert conn.execute("SELECT online FROM lamps WHERE lamp_id = 'L1'").fetchone()[0] is False
     write_batch(conn, [message("L1", "status", "online")], LampDirectory())
-    assert conn.execute("SELECT online FROM lamp_status").fetchone()[0] is True
+    assert conn.execute("SELECT online FROM lamp_status WHERE lamp_id = 'L1'").fetchone()[0] is True
+    assert conn.execute("SELECT online FROM lamps WHERE lamp_id = 'L1'").fetchone()[0] is True  # the inventory's copy
 
 
 def test_plan_acks_update_the_push_record_once(conn):
