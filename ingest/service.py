@@ -66,6 +66,7 @@ class IngestStats:
     last_flush_at: float | None = None
     database_available: bool = True
     database_outages: int = 0
+    batches_rolled_back: int = 0  # by the database (a deadlock, a serialization failure), then written again
     broker_connected: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -91,6 +92,7 @@ class IngestStats:
                 "flushes": self.flushes,
                 "database_available": self.database_available,
                 "database_outages": self.database_outages,
+                "batches_rolled_back": self.batches_rolled_back,
                 "broker_connected": self.broker_connected,
             }
 
@@ -266,6 +268,15 @@ class Ingester:
                     with self.stats.lock:
                         self.stats.database_available = True
                 return result
+            except _ROLLED_BACK as exc:
+                # A deadlock with another writer (an inventory import, say) or a serialization
+                # failure: the database rolled the batch back whole and is there. Not an outage:
+                # the batch is written again at once.
+                with self.stats.lock:
+                    self.stats.batches_rolled_back += 1
+                log.warning("the database rolled a batch back (%s); writing it again", _first_line(exc))
+                if self._stop.wait(0.05):
+                    return None
             except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
                 if self._conn is not None:
                     self._conn.close()
@@ -277,7 +288,7 @@ class Ingester:
                         self.stats.database_outages += 1
                     log.error(
                         "database unavailable (%s); holding %d messages unacknowledged and retrying with backoff",
-                        str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__,
+                        _first_line(exc),
                         len(messages),
                     )
                 if self._stop.wait(delay):
@@ -297,6 +308,16 @@ class Ingester:
                     write_dead_letters(conn, [dead])
                 total.dead_letters[dead.reason.value] += 1
         return total
+
+
+# What the database answers when it rolls a transaction back to resolve a conflict between
+# writers (SQLSTATE class 40; psycopg does not make the two below subclasses of the first).
+_ROLLED_BACK = (psycopg.errors.TransactionRollback, psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def run_ingester(config: IngestConfig, stop: threading.Event) -> None:

@@ -149,6 +149,7 @@ def ingest_metrics(snapshot: dict[str, Any]) -> list[Metric]:
             ("readings_duplicate", "Readings received again and not stored twice"),
             ("events_stored", "Events stored"),
             ("database_outages", "Times the ingester lost the database"),
+            ("batches_rolled_back", "Batches the database rolled back (deadlock, serialization) and written again"),
         )
     ]
     dead = CounterMetricFamily(

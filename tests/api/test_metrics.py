@@ -22,6 +22,7 @@ SNAPSHOT = {
     "flushes": 9,
     "database_available": True,
     "database_outages": 1,
+    "batches_rolled_back": 6,
     "broker_connected": False,
 }
 
@@ -93,6 +94,7 @@ def test_the_in_process_ingesters_counters_are_exposed(db, timescale_url):
     assert metrics[("streetlight_ingest_readings_duplicate_total", ())] == 3
     assert metrics[("streetlight_ingest_events_stored_total", ())] == 4
     assert metrics[("streetlight_ingest_database_outages_total", ())] == 1
+    assert metrics[("streetlight_ingest_batches_rolled_back_total", ())] == 6
     assert metrics[("streetlight_ingest_dead_letters_total", (("reason", "invalid_json"),))] == 2
     assert metrics[("streetlight_ingest_dead_letters_total", (("reason", "unknown_lamp"),))] == 5
     assert metrics[("streetlight_ingest_database_available", ())] == 1

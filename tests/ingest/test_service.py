@@ -13,8 +13,10 @@ from datetime import datetime, timedelta, timezone
 import psycopg
 import pytest
 
-from core.contract import MAX_PAYLOAD_BYTES
+from core.contract import MAX_PAYLOAD_BYTES, Topics
+from ingest.decode import decode_message
 from ingest.service import IngestConfig, Ingester
+from ingest.store import Message
 from tests.helpers import (
     Publisher,
     ingester_env,
@@ -269,3 +271,38 @@ def test_the_authenticated_listener_refuses_anonymous_and_accepts_credentials(to
         pub.wait_acked()
         assert settled_count(town, "SELECT count(*) FROM readings", 1) == 1
         pub.close()
+
+
+def test_a_batch_rolled_back_by_a_deadlock_is_written_again_and_is_not_an_outage(town, mqtt_url, topic_prefix):
+    """Another writer locks T000's status and then T001's, while a batch writes T001's and then
+    T000's: the database rolls the batch back. It is written again; the database was there."""
+    with psycopg.connect(town, autocommit=True) as admin:
+        name = admin.info.dbname
+        admin.execute(f'ALTER DATABASE "{name}" SET deadlock_timeout = \'50ms\'')  # the batch's side detects it
+    ingester = Ingester(IngestConfig(database_url=town, mqtt_url=mqtt_url, topic_prefix=topic_prefix,
+                                     client_id=f"deadlock-{uuid.uuid4().hex[:8]}"))  # not started: no broker needed
+    now = datetime.now(timezone.utc)
+    topics = Topics(topic_prefix)
+    messages = [
+        Message(topics.status(lamp_id), b"offline", now, decode_message(topics.status(lamp_id), b"offline", topics, now))
+        for lamp_id in ("T001", "T000")
+    ]
+    results = []
+    with psycopg.connect(town) as other, psycopg.connect(town, autocommit=True) as watcher:
+        other.execute("SET deadlock_timeout = '10s'")
+        other.execute("UPDATE lamp_status SET online = true WHERE lamp_id = 'T000'")
+        writer = threading.Thread(target=lambda: results.append(ingester._write_with_retry(messages)))
+        writer.start()
+        wait_until(lambda: watcher.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND wait_event_type = 'Lock'", (name,)
+        ).fetchone()[0] == 1, 10, 0.02, "the batch waiting for T000")
+        other.execute("UPDATE lamp_status SET online = true WHERE lamp_id = 'T001'")  # closes the cycle
+        other.commit()
+        writer.join(10)
+    ingester._conn.close()
+    assert not writer.is_alive() and results and results[0].statuses == 2
+    stats = ingester.stats.snapshot()
+    assert (stats["batches_rolled_back"], stats["database_outages"], stats["database_available"]) == (1, 0, True)
+    rows = scalar_rows(town, "SELECT s.lamp_id, s.online, l.online FROM lamp_status s JOIN lamps l USING (lamp_id)"
+                             " WHERE lamp_id IN ('T000', 'T001') ORDER BY 1")
+    assert rows == [("T000", False, False), ("T001", False, False)]
