@@ -141,7 +141,6 @@ def test_database_restart_mid_stream_loses_nothing(ingester, town, mqtt_url, top
     pub = Publisher(mqtt_url, f"pub-{uuid.uuid4().hex[:8]}")
     base = base_time()
     total = 3000
-    stop = threading.Event()
 
     def stream() -> None:
         for i in range(total):
