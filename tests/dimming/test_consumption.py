@@ -3,7 +3,7 @@ plain differences, a counter reset, a gap across the turn of a month, groups kep
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
 
 import psycopg

@@ -6,7 +6,6 @@ exactly once, whatever happens to the ingester, the database or the broker.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import threading
@@ -20,7 +19,7 @@ import pytest
 from core import inventory
 from core.contract import Plan, PlanPoint
 from simulators.controllers import SimulationOptions, SimulationSummary, run_simulation
-from simulators.town import generate_town, town_to_csv, town_to_csv_bytes
+from simulators.town import generate_town, town_to_csv_bytes
 from tests.helpers import (
     Publisher,
     ingester_env,

@@ -8,7 +8,6 @@ repaired records the repair for the next training.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 
