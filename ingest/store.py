@@ -101,6 +101,12 @@ class LampDirectory:
         self._missing_since.clear()
 
 
+# A controller's status (lamp id, online, when): its time moves only when the state changes.
+STATUS_UPSERT = """INSERT INTO lamp_status (lamp_id, online, changed_at) VALUES (%s, %s, %s)
+                   ON CONFLICT (lamp_id) DO UPDATE SET online = excluded.online, changed_at = excluded.changed_at
+                   WHERE lamp_status.online IS DISTINCT FROM excluded.online"""
+
+
 def write_batch(conn: psycopg.Connection, messages: list[Message], directory: LampDirectory) -> WriteResult:
     """Store a batch in one transaction and commit. Raises psycopg errors unchanged."""
     result = WriteResult()
@@ -174,10 +180,7 @@ def write_batch(conn: psycopg.Connection, messages: list[Message], directory: La
             _apply_event_states(conn, new_events)
         if latest_status:
             conn.cursor().executemany(
-                """INSERT INTO lamp_status (lamp_id, online, changed_at) VALUES (%s, %s, %s)
-                   ON CONFLICT (lamp_id) DO UPDATE SET online = excluded.online, changed_at = excluded.changed_at
-                   WHERE lamp_status.online IS DISTINCT FROM excluded.online""",
-                [(lid, online, at) for lid, (online, at) in latest_status.items()],
+                STATUS_UPSERT, [(lid, online, at) for lid, (online, at) in latest_status.items()]
             )
             result.statuses = len(latest_status)
         if ack_rows:

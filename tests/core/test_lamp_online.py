@@ -7,17 +7,15 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from datetime import datetime, timezone
 
 import psycopg
 import pytest
 
 from core import db
+from ingest.store import STATUS_UPSERT
 from tests.conftest import drop_database, fresh_database
 
-# What the ingester writes for a status message (ingest/store.py).
-REPORT = """INSERT INTO lamp_status (lamp_id, online, changed_at) VALUES (%s, %s, now())
-            ON CONFLICT (lamp_id) DO UPDATE SET online = excluded.online, changed_at = excluded.changed_at
-            WHERE lamp_status.online IS DISTINCT FROM excluded.online"""
 CREATE_LAMP = "INSERT INTO lamps (lamp_id, name) VALUES (%s, %s)"
 
 
@@ -25,6 +23,11 @@ CREATE_LAMP = "INSERT INTO lamps (lamp_id, name) VALUES (%s, %s)"
 def conn(database_url: str):
     with psycopg.connect(database_url, autocommit=True) as conn:
         yield conn
+
+
+def report(conn: psycopg.Connection, lamp_id: str, state: bool) -> None:
+    """What the ingester writes for a controller's status message."""
+    conn.execute(STATUS_UPSERT, (lamp_id, state, datetime.now(timezone.utc)))
 
 
 def online(conn: psycopg.Connection, lamp_id: str) -> tuple[bool | None, bool | None]:
@@ -35,24 +38,24 @@ def online(conn: psycopg.Connection, lamp_id: str) -> tuple[bool | None, bool | 
 
 
 def test_a_lamp_takes_the_state_its_controller_reported_and_follows_it(conn):
-    conn.execute(REPORT, ("L1", False))  # reported before the lamp is in the inventory
+    report(conn, "L1", False)  # reported before the lamp is in the inventory
     conn.execute(CREATE_LAMP, ("L1", "one"))
     assert online(conn, "L1") == (False, False)
-    conn.execute(REPORT, ("L1", True))
+    report(conn, "L1", True)
     assert online(conn, "L1") == (True, True)
-    conn.execute(REPORT, ("L1", False))
+    report(conn, "L1", False)
     assert online(conn, "L1") == (False, False)
 
 
 def test_a_lamp_never_reported_is_unknown_until_its_first_report(conn):
     conn.execute(CREATE_LAMP, ("L2", "two"))
     assert online(conn, "L2") == (None, None)
-    conn.execute(REPORT, ("L2", True))
+    report(conn, "L2", True)
     assert online(conn, "L2") == (True, True)
 
 
 def test_a_controller_not_in_the_inventory_keeps_its_status(conn):
-    conn.execute(REPORT, ("U9", True))
+    report(conn, "U9", True)
     assert conn.execute("SELECT online FROM lamp_status WHERE lamp_id = 'U9'").fetchone() == (True,)
     assert conn.execute("SELECT count(*) FROM lamps").fetchone() == (0,)
 
@@ -91,24 +94,24 @@ def race(url: str, first: Callable[[psycopg.Connection], None], second: Callable
 
 
 def test_a_lamp_created_while_its_first_report_is_written_takes_it(database_url, conn):
-    race(database_url, lambda c: c.execute(REPORT, ("L3", True)), lambda c: c.execute(CREATE_LAMP, ("L3", "three")))
+    race(database_url, lambda c: report(c, "L3", True), lambda c: c.execute(CREATE_LAMP, ("L3", "three")))
     assert online(conn, "L3") == (True, True)
 
 
 def test_a_first_report_written_while_its_lamp_is_created_reaches_the_lamp(database_url, conn):
-    race(database_url, lambda c: c.execute(CREATE_LAMP, ("L4", "four")), lambda c: c.execute(REPORT, ("L4", False)))
+    race(database_url, lambda c: c.execute(CREATE_LAMP, ("L4", "four")), lambda c: report(c, "L4", False))
     assert online(conn, "L4") == (False, False)
 
 
 def test_a_lamp_created_while_its_state_changes_takes_the_new_state(database_url, conn):
-    conn.execute(REPORT, ("L5", True))
-    race(database_url, lambda c: c.execute(REPORT, ("L5", False)), lambda c: c.execute(CREATE_LAMP, ("L5", "five")))
+    report(conn, "L5", True)
+    race(database_url, lambda c: report(c, "L5", False), lambda c: c.execute(CREATE_LAMP, ("L5", "five")))
     assert online(conn, "L5") == (False, False)
 
 
 def test_a_state_changing_while_its_lamp_is_created_reaches_the_lamp(database_url, conn):
-    conn.execute(REPORT, ("L6", True))
-    race(database_url, lambda c: c.execute(CREATE_LAMP, ("L6", "six")), lambda c: c.execute(REPORT, ("L6", False)))
+    report(conn, "L6", True)
+    race(database_url, lambda c: c.execute(CREATE_LAMP, ("L6", "six")), lambda c: report(c, "L6", False))
     assert online(conn, "L6") == (False, False)
 
 
