@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -211,9 +211,7 @@ class LampEvent(BaseModel):
 
     model_config = _STRICT | ConfigDict(
         json_schema_extra={
-            "examples": [
-                {"ts": "2026-11-25T18:04:12+01:00", "type": "lamp_failure", "detail": "no current at 100 %"}
-            ]
+            "examples": [{"ts": "2026-11-25T18:04:12+01:00", "type": "lamp_failure", "detail": "no current at 100 %"}]
         }
     )
 
@@ -320,7 +318,7 @@ def to_json_bytes(model: BaseModel) -> bytes:
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def is_too_far_in_future(ts: datetime, now: datetime) -> bool:

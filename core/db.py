@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 from datetime import timedelta
 from importlib import resources
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -48,6 +49,14 @@ def connect(url: str, *, autocommit: bool = False, timeout_s: float = 10.0) -> p
     return psycopg.connect(url, autocommit=autocommit, connect_timeout=max(1, int(timeout_s)))
 
 
+def scalar(conn: psycopg.Connection, query: Any, params: Any = None) -> Any:
+    """The first column of the one row `query` returns (aggregates, SHOW, RETURNING)."""
+    row = conn.execute(query, params).fetchone()
+    if row is None:
+        raise LookupError("the statement returned no row")
+    return row[0]
+
+
 def wait_for_database(url: str, *, timeout_s: float = 30.0, interval_s: float = 0.5) -> None:
     """Block until the database accepts connections, or raise the last error after timeout_s."""
     deadline = time.monotonic() + timeout_s
@@ -80,7 +89,7 @@ def timescaledb_loadable(conn: psycopg.Connection) -> bool:
     available = conn.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'").fetchone()
     if not available:
         return False
-    preload = conn.execute("SELECT current_setting('shared_preload_libraries', true)").fetchone()[0] or ""
+    preload = scalar(conn, "SELECT current_setting('shared_preload_libraries', true)") or ""
     return "timescaledb" in preload
 
 
@@ -140,7 +149,7 @@ def timescaledb_license(conn: psycopg.Connection) -> str | None:
 
 
 def storage_info(conn: psycopg.Connection) -> StorageInfo:
-    server_version = conn.execute("SHOW server_version").fetchone()[0]
+    server_version = scalar(conn, "SHOW server_version")
     ext = conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'").fetchone()
     hyper = compressed = False
     license_ = None

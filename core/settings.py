@@ -55,20 +55,27 @@ class Settings(BaseSettings):
     chunk_interval_hours: int = Field(24, ge=1, description="TimescaleDB chunk interval for readings")
     db_pool_size: int = Field(8, ge=1)
     api_statement_timeout_s: float = Field(
-        30.0, gt=0, le=3600,
+        30.0,
+        gt=0,
+        le=3600,
         description="The API cancels any statement of a request that runs longer than this (503 to the caller)",
     )
 
     # Failure prediction (models/)
-    prediction_horizon_days: int = Field(14, ge=1, le=90, description="A lamp counts as failing if it fails within this many days")
+    prediction_horizon_days: int = Field(
+        14, ge=1, le=90, description="A lamp counts as failing if it fails within this many days"
+    )
     crew_visits_per_day: int = Field(20, ge=1, description="Lamps the crews can visit per day: the k of precision at k")
     circuit_round_min_probability: float = Field(
-        0.3, ge=0, le=1,
+        0.3,
+        ge=0,
+        le=1,
         description="A circuit whose risk of a supply loss is at least this is a stop of the daily round (one visit)",
     )
     scoring_hour: int = Field(2, ge=0, le=23, description="Hour (town time) of the nightly scoring job")
     model_retrain_weekday: str = Field(
-        "sun", pattern="^(mon|tue|wed|thu|fri|sat|sun|)$",
+        "sun",
+        pattern="^(mon|tue|wed|thu|fri|sat|sun|)$",
         description="Night (mon..sun) the nightly job retrains the model before scoring; empty: never",
     )
     model_training_days: int = Field(365, ge=60, description="Days of history the nightly retraining learns from")
@@ -88,7 +95,9 @@ class Settings(BaseSettings):
         " not say so); it is always Secure on HTTPS requests",
     )
     auth_cache_s: float = Field(
-        5.0, ge=0, le=60,
+        5.0,
+        ge=0,
+        le=60,
         description="How long each server process keeps a signed-in principal in memory (0: not at all); a"
         " revocation, deactivation or role change made elsewhere takes effect within this delay",
     )
