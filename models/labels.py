@@ -1,16 +1,7 @@
 """Failure-prediction labels: did the lamp fail within the horizon after each day?
 
-A day D of a lamp is labelled 1 when a failure event (any source: the controller, the
-service, or a technician who found the lamp failed) falls in (end of D, end of D +
-horizon], days being the town's local days. A failure is anything a crew must come and
-repair: the lamp out (``lamp_failure``), its supply cut (``supply_loss``: the street is
-dark just the same) or the lamp burning all day (``day_burning``: a photocell or control
-fault, TALQ's lampUnexpectedOn). Days when the lamp is already failed (one of those events
-not yet followed by a ``repaired`` event) or retired are not usable for training: there is
-nothing left to predict. A work order closed as
-``false_alarm`` within the horizon is the technicians' feedback that a visit found nothing.
-Only events and work orders after the end of D are looked at for the label: labels look
-forward, features look back.
+Labels look forward (events and work orders after the end of the day), features look
+back. The rules (what counts as a failure, which days are usable) are in docs/prediction.md.
 """
 
 from __future__ import annotations
@@ -23,11 +14,10 @@ import pandas as pd
 import psycopg
 
 from core.settings import get_settings
+from core.vocabulary import FAILURE_EVENT_TYPES
 from models.daily import local_midnight
 
 LABEL_COLUMNS = ("label", "failure_ts", "usable", "false_alarm")
-# Events after which a lamp needs a crew: it gives no light, or burns by day, until a repair.
-FAILURE_EVENT_TYPES = ("lamp_failure", "supply_loss", "day_burning")
 
 
 def build_labels(
@@ -93,9 +83,7 @@ def _day_ends(days: pd.DatetimeIndex, zone: ZoneInfo, days_after: int) -> pd.Dat
     return pd.DatetimeIndex(pd.to_datetime(ends, utc=True), dtype="datetime64[us, UTC]")[codes]
 
 
-def events_within_horizon(
-    index: pd.MultiIndex, events: pd.DataFrame, horizon_days: int, time_zone: str
-) -> np.ndarray:
+def events_within_horizon(index: pd.MultiIndex, events: pd.DataFrame, horizon_days: int, time_zone: str) -> np.ndarray:
     """1 where an event of the row's key falls in (end of its day, end of day + horizon]. Pure.
 
     `index`: two levels, (key, day), e.g. (lamp_id, day) or (circuit, day); `events`: a
@@ -165,4 +153,3 @@ def _retired(conn: psycopg.Connection, lamp_ids: list[str]) -> set[str]:
         "SELECT lamp_id FROM lamps WHERE lamp_id = ANY(%s) AND state = 'retired'", (lamp_ids,)
     )
     return {row[0] for row in rows}
-

@@ -1,23 +1,9 @@
 """Failure modes of the simulated fleet: rates, hazards and precursor signatures.
 
-Pure functions and configuration only; `engine.FleetSimulator` draws the
-random events and applies the signatures to its readings. Each mode and its
-numbers are described, with sources, in docs/simulator.md.
-
-Rates come in two parts, kept apart on purpose:
-
-* the *real* annual rates (`*_rate_per_year`), plausible figures for a
-  maintained European fleet (about 2.5 % of LED luminaires a year, more for
-  old HPS lamps);
-* `rate_scale`, one multiplier applied to all of them so that a small town
-  over a few months yields enough failures to learn from (the default gives
-  some 60-150 failures in six months for 1,500 lamps). Use `rate_scale=1.0`
-  for realistic rates.
-
-A mode with a precursor starts with an onset, drawn from the mode's hazard;
-the lamp then shows the mode's signature for the precursor's duration and
-fails at its end. `progress` below is the share of that duration elapsed
-(0 at the onset, 1 at the failure).
+Pure functions and configuration only; the engine draws the random events and
+applies the signatures to its readings. Annual rates are real-world figures,
+all multiplied by `rate_scale`; `progress` is the share of a precursor elapsed
+(0 at its onset, 1 at the failure). docs/simulator.md describes each mode.
 """
 
 from __future__ import annotations
@@ -168,21 +154,21 @@ def with_mode_weights(config: FailureConfig, weights: dict[str, float]) -> Failu
         if not (weight >= 0 and math.isfinite(weight)):
             raise ValueError(f"the weight of {mode} must be a number >= 0, not {weight}")
     w = {mode: float(weights.get(mode.value, 1.0)) for mode in FailureMode}
-    changes: dict[str, float] = {
-        "capacitor_rate_per_year": config.capacitor_rate_per_year * w[FailureMode.CAPACITOR_AGEING],
-        "led_string_rate_per_year": config.led_string_rate_per_year * w[FailureMode.LED_STRING],
-        "photocell_rate_per_year": config.photocell_rate_per_year * w[FailureMode.PHOTOCELL],
-        "water_ingress_rate_per_year": config.water_ingress_rate_per_year * w[FailureMode.WATER_INGRESS],
-        "led_cycling_rate_per_year": config.led_cycling_rate_per_year * w[FailureMode.CYCLING],
-        "supply_loss_rate_per_circuit_year": config.supply_loss_rate_per_circuit_year * w[FailureMode.SUPPLY_LOSS],
-    }
     cycling = w[FailureMode.CYCLING]
-    changes["hps_rated_life_h"] = (
-        config.hps_rated_life_h * cycling ** (-1.0 / config.hps_weibull_shape) if cycling > 0 else math.inf
-    )
     odds = config.sudden_share / (1.0 - config.sudden_share) * w[FailureMode.SUDDEN]
-    changes["sudden_share"] = min(odds / (1.0 + odds), 0.95)
-    return replace(config, **changes)
+    return replace(
+        config,
+        capacitor_rate_per_year=config.capacitor_rate_per_year * w[FailureMode.CAPACITOR_AGEING],
+        led_string_rate_per_year=config.led_string_rate_per_year * w[FailureMode.LED_STRING],
+        photocell_rate_per_year=config.photocell_rate_per_year * w[FailureMode.PHOTOCELL],
+        water_ingress_rate_per_year=config.water_ingress_rate_per_year * w[FailureMode.WATER_INGRESS],
+        led_cycling_rate_per_year=config.led_cycling_rate_per_year * w[FailureMode.CYCLING],
+        supply_loss_rate_per_circuit_year=config.supply_loss_rate_per_circuit_year * w[FailureMode.SUPPLY_LOSS],
+        hps_rated_life_h=(
+            config.hps_rated_life_h * cycling ** (-1.0 / config.hps_weibull_shape) if cycling > 0 else math.inf
+        ),
+        sudden_share=min(odds / (1.0 + odds), 0.95),
+    )
 
 
 @dataclass(slots=True)

@@ -1,15 +1,7 @@
-"""A plausible French town's lamp inventory, generated from a seed.
+"""A plausible French town's lamp inventory, generated from a seed; its CSV and GeoJSON writers and a reader.
 
-The town is a patchwork of square districts laid out on a spiral around the
-centre. Each district has an avenue or boulevard and a handful of residential
-streets (rues, chemins, allées, impasses); lamps stand every 25-40 m along
-them. Circuits of 20-60 lamps run from a cabinet along consecutive streets of a
-district, groups are districts, and lighting classes follow EN 13201 (M3-M5 on
-the main roads, P3-P5 on residential streets). Older streets keep some
-high-pressure sodium (HPS) luminaires.
-
-Pure: `generate_town` only computes; `town_to_csv` and `town_to_geojson` are
-the two writers, in the inventory format the service imports.
+Pure: `generate_town` only computes. The town's layout (districts, streets,
+circuits, lighting classes, luminaires) is described in docs/simulator.md.
 """
 
 from __future__ import annotations
@@ -18,11 +10,16 @@ import csv
 import io
 import json
 import math
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
+
+from core.inventory import load_inventory_file
+from core.vocabulary import Technology
+from simulators import street_names
 
 METRES_PER_DEG_LAT = 111_320.0
 DISTRICT_SIDE_M = 600.0
@@ -71,67 +68,6 @@ class LampSpec:
     install_date: date
 
 
-# --- Vocabulary --------------------------------------------------------------
-
-_PEOPLE = (
-    "Victor Hugo", "Jean Jaurès", "Louis Pasteur", "Gambetta", "Jules Ferry", "Émile Zola",
-    "Voltaire", "Jean Moulin", "Charles de Gaulle", "Aristide Briand", "Georges Clemenceau",
-    "Anatole France", "Paul Bert", "Albert Camus", "Molière", "Jean de La Fontaine",
-    "Pierre et Marie Curie", "du Général Leclerc", "du Maréchal Foch", "Sadi Carnot",
-    "Édouard Herriot", "Jean Macé", "Frédéric Mistral", "George Sand", "Hector Berlioz",
-    "Claude Debussy", "Antoine de Saint-Exupéry", "Lamartine", "Alphonse Daudet", "Condorcet",
-    "Montesquieu", "Diderot", "Jean-Jacques Rousseau", "Jean Mermoz", "Roger Salengro",
-    "Léon Blum", "Paul Éluard", "Louis Aragon", "François Arago", "André-Marie Ampère",
-    "Lavoisier", "Gustave Eiffel", "Henri Barbusse", "Pierre Brossolette", "Lucie Aubrac",
-    "Simone Veil", "Marie Curie", "Jules Verne", "Honoré de Balzac", "Gustave Flaubert",
-    "Stendhal", "Alexandre Dumas", "Paul Verlaine", "Arthur Rimbaud", "Guillaume Apollinaire",
-    "Colette", "Marcel Pagnol", "Jean Giono", "Auguste Renoir", "Claude Monet",
-    "Paul Cézanne", "Édith Piaf", "Jean Monnet", "Robert Schuman", "Pierre Mendès France",
-)
-_PLACES = (
-    "de la République", "de la Liberté", "de la Paix", "de la Gare", "de l'Église",
-    "du Marché", "de la Mairie", "du Stade", "des Écoles", "du Château", "du Moulin",
-    "de la Fontaine", "du Lavoir", "de la Croix", "du Parc", "de la Poste", "du Pont",
-    "de la Rivière", "du 8 Mai 1945", "du 11 Novembre", "du 14 Juillet", "de Verdun",
-    "de la Résistance", "des Anciens Combattants", "du Collège", "de l'Hôpital", "des Halles",
-    "du Port", "de la Tour", "du Prieuré", "de la Chapelle", "du Cimetière", "de l'Industrie",
-    "des Tanneurs", "des Artisans", "du Commerce", "de la Libération", "de l'Europe",
-)
-_NATURE = (
-    "des Tilleuls", "des Platanes", "des Acacias", "des Lilas", "des Roses", "des Vignes",
-    "des Prés", "des Champs", "des Jardins", "des Peupliers", "des Chênes", "des Érables",
-    "des Cerisiers", "des Noyers", "du Bois", "de la Source", "de la Colline", "des Mésanges",
-    "des Hirondelles", "des Alouettes", "des Saules", "des Pins", "des Marronniers",
-    "des Genêts", "des Bruyères", "des Coquelicots", "des Glycines", "du Verger", "de la Combe",
-    "des Sablons", "du Ruisseau", "de la Garenne", "des Charmes", "des Frênes", "des Vergers",
-    "du Coteau", "des Granges", "des Pâquerettes", "de la Chênaie", "des Oliviers",
-)
-_TOWNS = (
-    "de Lyon", "de Paris", "de Grenoble", "de Genève", "de Vienne", "de Villeurbanne",
-    "de Bourg", "de Saint-Étienne", "de Mâcon", "de Chambéry", "d'Annecy", "de Valence",
-    "de Marseille", "de Clermont", "de Roanne", "de Villefranche",
-)
-# Which name pools each street type takes its names from.
-_NAME_POOLS: dict[str, tuple[tuple[str, ...], ...]] = {
-    "Boulevard": (_PEOPLE, _PLACES),
-    "Avenue": (_PEOPLE, _PLACES, _TOWNS),
-    "Cours": (_PEOPLE, _PLACES),
-    "Route": (_TOWNS,),
-    "Rue": (_PEOPLE, _PLACES, _NATURE, _TOWNS),
-    "Chemin": (_NATURE, _PLACES),
-    "Allée": (_NATURE, _PEOPLE),
-    "Impasse": (_NATURE, _PLACES, _PEOPLE),
-    "Passage": (_PLACES, _PEOPLE),
-    "Place": (_PEOPLE, _PLACES),
-}
-_DISTRICTS = (
-    "Centre-Ville", "La Gare", "Saint-Martin", "Les Tilleuls", "Bellevue", "Le Bourg",
-    "Montplaisir", "Les Charmettes", "La Roseraie", "Le Moulin", "Beauregard", "Les Vignes",
-    "Champfleury", "Saint-Pierre", "Bel-Air", "Le Plateau", "Les Cèdres", "La Plaine",
-    "Le Clos", "Les Peupliers", "Mont-Joli", "La Source", "Les Hauts", "Le Parc",
-    "Les Jardins", "La Garenne", "Grange-Blanche", "Le Mas", "Les Sablons", "La Chênaie",
-)
-
 # EN 13201 class by street type (main roads: M classes; residential: P classes).
 _MAIN_CLASSES = {"Boulevard": ("M3",), "Avenue": ("M3", "M4"), "Cours": ("M4",), "Route": ("M4", "M5")}
 _RESIDENTIAL_CLASSES = {
@@ -143,7 +79,7 @@ _RESIDENTIAL_CLASSES = {
     "Impasse": ("P5",),
 }
 # Luminaire catalogue: model -> (technology, rated input power in W).
-MODELS: dict[str, tuple[str, float]] = {
+MODELS: dict[str, tuple[Technology, float]] = {
     "LED-R30": ("LED", 30.0),
     "LED-R40": ("LED", 40.0),
     "LED-R55": ("LED", 55.0),
@@ -186,31 +122,7 @@ class _Street:
     install_date: date
 
 
-class _StreetNamer:
-    """Unique street names drawn without replacement; reused with a district suffix once exhausted."""
-
-    def __init__(self, rng: np.random.Generator) -> None:
-        self._rng = rng
-        self._used: set[str] = set()
-
-    def name(self, kind: str, district_name: str) -> str:
-        pools = _NAME_POOLS[kind]
-        for _ in range(12):
-            pool = pools[int(self._rng.integers(len(pools)))]
-            candidate = f"{kind} {pool[int(self._rng.integers(len(pool)))]}"
-            if candidate not in self._used:
-                self._used.add(candidate)
-                return candidate
-        candidate = f"{candidate} ({district_name})"
-        suffix = 2
-        while candidate in self._used:
-            candidate = f"{candidate.rsplit(' (', 1)[0]} ({district_name} {suffix})"
-            suffix += 1
-        self._used.add(candidate)
-        return candidate
-
-
-def _spiral_cells():
+def _spiral_cells() -> Iterator[tuple[int, int]]:
     """Grid cells (i, j) in a square spiral from (0, 0): the order districts are built in."""
     yield 0, 0
     ring = 1
@@ -228,12 +140,6 @@ def _spiral_cells():
         for di in range(1, 2 * ring + 1):
             yield i + di, j
         ring += 1
-
-
-def _district_name(index: int) -> str:
-    if index < len(_DISTRICTS):
-        return _DISTRICTS[index]
-    return f"{_DISTRICTS[index % len(_DISTRICTS)]} {index // len(_DISTRICTS) + 1}"
 
 
 def _lamp_positions(
@@ -260,22 +166,26 @@ def _pick_install_date(rng: np.random.Generator, reference: date, ring: int) -> 
 
 
 def _district_streets(
-    rng: np.random.Generator, namer: _StreetNamer, index: int, cell: tuple[int, int], reference: date
+    rng: np.random.Generator, namer: street_names.StreetNamer, index: int, cell: tuple[int, int], reference: date
 ) -> list[_Street]:
     ring = max(abs(cell[0]), abs(cell[1]))
-    district_name = _district_name(index)
+    district_name = street_names.district_name(index)
     centre_x, centre_y = cell[0] * DISTRICT_SIDE_M, cell[1] * DISTRICT_SIDE_M
     angle = rng.uniform(-0.3, 0.3)  # districts are not all aligned north-south
     cos_a, sin_a = math.cos(angle), math.sin(angle)
     half = DISTRICT_SIDE_M / 2
 
-    plans: list[tuple[str, str, float, float, float, bool, float]] = []  # kind, class, start_u, v, length, wavy, spacing
+    plans: list[
+        tuple[str, str, float, float, float, bool, float]
+    ] = []  # kind, class, start_u, v, length, wavy, spacing
     if index == 0 or rng.random() < 0.85:
         kind = "Boulevard" if ring <= 1 and rng.random() < 0.5 else ("Avenue" if ring <= 3 else "Route")
         if ring <= 1 and rng.random() < 0.2:
             kind = "Cours"
         klass = _MAIN_CLASSES[kind][int(rng.integers(len(_MAIN_CLASSES[kind])))]
-        plans.append((kind, klass, -half, rng.uniform(-half / 2, half / 2), DISTRICT_SIDE_M, False, rng.uniform(32, 40)))
+        plans.append(
+            (kind, klass, -half, rng.uniform(-half / 2, half / 2), DISTRICT_SIDE_M, False, rng.uniform(32, 40))
+        )
     outer = ring >= 3
     kinds = ("Rue", "Chemin", "Allée", "Impasse") if outer else ("Rue", "Rue", "Allée", "Place", "Passage", "Impasse")
     for _ in range(int(rng.integers(5, 9))):
@@ -302,9 +212,7 @@ def _district_streets(
         else:
             choices = _LED_BY_CLASS[klass]
         model = choices[int(rng.integers(len(choices)))]
-        streets.append(
-            _Street(namer.name(kind, district_name), kind, index, x, y, along, klass, model, installed)
-        )
+        streets.append(_Street(namer.name(kind, district_name), kind, index, x, y, along, klass, model, installed))
     return streets
 
 
@@ -326,7 +234,7 @@ def generate_town(
     if not -85.0 <= center_lat <= 85.0:
         raise ValueError("center_lat must be within ±85°")
     rng = np.random.default_rng([seed, 0x70E7])
-    namer = _StreetNamer(rng)
+    namer = street_names.StreetNamer(rng)
     streets: list[_Street] = []
     total = 0
     for index, cell in enumerate(_spiral_cells()):
@@ -365,7 +273,9 @@ def generate_town(
             installed = installed + timedelta(days=int((reference_date - installed).days * replaced_fraction[i]))
         technology, rated_power_w = MODELS[model]
         # French numbering: odd numbers on one side, even on the other; lamps stand on one side.
-        house_number = 2 * int(along_m[i] // 14.0) + (1 if street.kind in ("Avenue", "Boulevard", "Cours", "Route") else 2)
+        house_number = 2 * int(along_m[i] // 14.0) + (
+            1 if street.kind in ("Avenue", "Boulevard", "Cours", "Route") else 2
+        )
         lamps.append(
             LampSpec(
                 lamp_id=f"L{i + 1:05d}",
@@ -375,7 +285,7 @@ def generate_town(
                 street=street.name,
                 address=f"{house_number} {street.name}",
                 circuit=f"C{circuits[i] + 1:04d}",
-                group=_district_name(street.district),
+                group=street_names.district_name(street.district),
                 lighting_class=street.lighting_class,
                 model=model,
                 technology=technology,
@@ -480,31 +390,34 @@ def lamps_from_inventory_file(
     Every lamp needs a position (the sun sets on it). A missing wattage or install
     date takes the default; a lamp without a circuit is on a circuit of its own.
     """
-    from core.inventory import load_inventory_file
-
     parsed = load_inventory_file(Path(path))
     if parsed.errors:
         raise ValueError(f"{path}: {parsed.bad_rows} bad rows, the first: {parsed.errors[0]}")
-    unplaced = [record.lamp_id for record in parsed.records if record.lat is None or record.lon is None]
+    lamps = []
+    unplaced = []
+    for record in parsed.records:
+        if record.lat is None or record.lon is None:
+            unplaced.append(record.lamp_id)
+            continue
+        lamps.append(
+            LampSpec(
+                lamp_id=record.lamp_id,
+                name=record.name,
+                lat=float(record.lat),
+                lon=float(record.lon),
+                street=record.street,
+                address=record.address,
+                circuit=record.circuit or f"own-{record.lamp_id}",
+                group=record.group_name,
+                lighting_class=record.lighting_class,
+                model=record.model,
+                technology=record.technology,
+                rated_power_w=record.rated_power_w or default_rated_power_w,
+                install_date=record.install_date or default_install_date,
+            )
+        )
     if unplaced:
         raise ValueError(f"{path}: {len(unplaced)} lamps have no position, e.g. {', '.join(unplaced[:5])}")
-    if not parsed.records:
+    if not lamps:
         raise ValueError(f"{path}: no lamps")
-    return [
-        LampSpec(
-            lamp_id=record.lamp_id,
-            name=record.name,
-            lat=float(record.lat),
-            lon=float(record.lon),
-            street=record.street,
-            address=record.address,
-            circuit=record.circuit or f"own-{record.lamp_id}",
-            group=record.group_name,
-            lighting_class=record.lighting_class,
-            model=record.model,
-            technology=record.technology,
-            rated_power_w=record.rated_power_w or default_rated_power_w,
-            install_date=record.install_date or default_install_date,
-        )
-        for record in parsed.records
-    ]
+    return lamps

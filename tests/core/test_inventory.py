@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -214,7 +214,7 @@ def test_broken_quoting_is_a_file_error() -> None:
 
 
 def test_non_utf8_bytes_reject_the_file_with_the_offset() -> None:
-    data = "lamp_id;name\nL1;Pl".encode() + "ace de l'Église\n".encode("cp1252")
+    data = b"lamp_id;name\nL1;Pl" + "ace de l'Église\n".encode("cp1252")
     offset = data.index(b"\xc9")
 
     with pytest.raises(InventoryFormatError) as caught:
@@ -422,7 +422,7 @@ def test_import_inserts_then_reimport_changes_nothing(conn: psycopg.Connection) 
 
 def test_changed_field_updates_only_that_lamp(conn: psycopg.Connection) -> None:
     import_inventory(conn, parse_inventory(THREE_LAMPS, "lamps.csv"))
-    before = dict(conn.execute("SELECT lamp_id, updated_at FROM lamps").fetchall())
+    before: dict[str, datetime] = dict(conn.execute("SELECT lamp_id, updated_at FROM lamps").fetchall())
     conn.commit()
     changed = THREE_LAMPS.replace(b"4.8360,Quai Saint-Vincent", b"4.8360,Quai Rolland")
 
@@ -430,7 +430,7 @@ def test_changed_field_updates_only_that_lamp(conn: psycopg.Connection) -> None:
 
     assert counts(report) == (1, 1, 2, 0)
     assert lamps(conn)["L2"][3] == "Quai Rolland"
-    after = dict(conn.execute("SELECT lamp_id, updated_at FROM lamps").fetchall())
+    after: dict[str, datetime] = dict(conn.execute("SELECT lamp_id, updated_at FROM lamps").fetchall())
     assert after["L2"] > before["L2"]
     assert after["L1"] == before["L1"] and after["L3"] == before["L3"]
 
@@ -470,15 +470,14 @@ def test_a_database_failure_imports_nothing(conn: psycopg.Connection) -> None:
 
 def test_pending_unknown_lamps_in_the_inventory_are_commissioned(conn: psycopg.Connection) -> None:
     conn.execute(
-        "INSERT INTO unknown_lamps (lamp_id, status) VALUES"
-        " ('L1', 'pending'), ('L2', 'dismissed'), ('L9', 'pending')"
+        "INSERT INTO unknown_lamps (lamp_id, status) VALUES ('L1', 'pending'), ('L2', 'dismissed'), ('L9', 'pending')"
     )
     conn.commit()
 
     report = import_inventory(conn, parse_inventory(THREE_LAMPS, "lamps.csv"))
 
     assert report.commissioned == 1
-    status = dict(conn.execute("SELECT lamp_id, status FROM unknown_lamps").fetchall())
+    status: dict[str, str] = dict(conn.execute("SELECT lamp_id, status FROM unknown_lamps").fetchall())
     assert status == {"L1": "commissioned", "L2": "dismissed", "L9": "pending"}
 
 
