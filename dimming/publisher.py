@@ -11,46 +11,27 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 
 import paho.mqtt.client as paho
 
 from core.contract import Topics
-from core.mqtt import make_client
+from core.mqtt import BrokerConfig, make_client
 
 log = logging.getLogger(__name__)
 
 DEFAULT_WINDOW = 2000
 
 
-@dataclass(frozen=True, slots=True)
-class BrokerOptions:
-    mqtt_url: str
-    topic_prefix: str
-    client_id: str
-    username: str | None = None
-    password: str | None = None
-    ca_file: str | None = None
-    client_cert: str | None = None
-    client_key: str | None = None
-
-
 class PlanPublisher:
-    def __init__(self, options: BrokerOptions, *, window: int = DEFAULT_WINDOW) -> None:
+    def __init__(
+        self, broker: BrokerConfig, *, topic_prefix: str, client_id: str, window: int = DEFAULT_WINDOW
+    ) -> None:
         if not 1 <= window < 65535:
             raise ValueError("window must be between 1 and 65534 messages")
-        self.topics = Topics(options.topic_prefix)
+        self.topics = Topics(topic_prefix)
         self.window = window
-        self._client, self.broker = make_client(
-            options.mqtt_url,
-            client_id=options.client_id,
-            clean_session=True,
-            username=options.username,
-            password=options.password,
-            ca_file=options.ca_file,
-            client_cert=options.client_cert,
-            client_key=options.client_key,
-        )
+        self.broker = broker
+        self._client = make_client(broker, client_id=client_id, clean_session=True)
         # 0: paho keeps no limit of its own (its limit costs a scan of every message in
         # flight on each acknowledgement); `window` is the limit.
         self._client.max_inflight_messages_set(0)

@@ -1,18 +1,8 @@
 """The plan scheduler: resolve every lamp's plan, push the ones that changed, retry the unanswered.
 
-One replica leads (dimming.leader); the others wait to take over. The leader:
-
-- on taking over, and then whenever the PostgreSQL channel `streetlight_dimming` says
-  something changed (dimming/store.py notifies on every edit), and every
-  `check_interval_s` besides (inventory edits, missed notifications), resolves every
-  lamp's plan for the next `horizon_hours` and pushes a new version to the lamps whose
-  levels changed, or whose plan needs extending (daily), or that never had one;
-- publishes each plan retained at QoS 1 on the lamp's plan topic, after recording the
-  version in plan_pushes; the ingester records the controller's answer there;
-- publishes again, with backoff, the latest version of a lamp that has not answered.
-
-Everything it writes goes through the leadership's own connection, so that a replica
-which has lost the lock cannot write any more.
+One replica leads (dimming.leader) and writes only through the leadership's own connection,
+so a replica that has lost the lock cannot write any more. docs/dimming.md says what is
+pushed and when.
 """
 
 from __future__ import annotations
@@ -29,9 +19,10 @@ from zoneinfo import ZoneInfo
 import psycopg
 
 from core.contract import PlanPoint, utc_now
+from core.mqtt import BrokerConfig
 from dimming import push_store
 from dimming.leader import Leadership, replica_name
-from dimming.publisher import BrokerOptions, PlanPublisher
+from dimming.publisher import PlanPublisher
 from dimming.push import (
     ChangeDetector,
     LatestPlan,
@@ -68,7 +59,9 @@ def resolve_from_store(conn: psycopg.Connection, start: datetime, hours: int, tz
 @dataclass(frozen=True, slots=True)
 class SchedulerOptions:
     database_url: str
-    broker: BrokerOptions
+    broker: BrokerConfig
+    topic_prefix: str
+    client_id: str  # of the plan publisher; one per replica, or replicas push each other off the broker
     horizon_hours: int = 72
     town_timezone: str = "Europe/Paris"
     check_interval_s: float = 60.0  # full check besides notifications
@@ -361,7 +354,9 @@ class PlanScheduler:
 
     def _ensure_publisher(self) -> PlanPublisher:
         if self._publisher is None:
-            publisher = PlanPublisher(self.options.broker)
+            publisher = PlanPublisher(
+                self.options.broker, topic_prefix=self.options.topic_prefix, client_id=self.options.client_id
+            )
             publisher.connect()
             self._publisher = publisher
         return self._publisher

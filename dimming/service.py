@@ -10,39 +10,32 @@ import logging
 import re
 from contextlib import ExitStack
 
+from core.mqtt import BrokerConfig
 from core.settings import Settings
 from dimming.leader import replica_name
-from dimming.publisher import BrokerOptions
 from dimming.scheduler import PlanScheduler, SchedulerOptions
 
 log = logging.getLogger(__name__)
 
 
-def scheduler_options(settings: Settings, database_url: str, mqtt_url: str) -> SchedulerOptions:
+def scheduler_options(settings: Settings, database_url: str, broker: BrokerConfig) -> SchedulerOptions:
     name = replica_name()
     return SchedulerOptions(
         database_url=database_url,
-        broker=BrokerOptions(
-            mqtt_url=mqtt_url,
-            topic_prefix=settings.topic_prefix,
-            # One MQTT client id per replica: a second connection with the same id would
-            # push the first one off the broker.
-            client_id="streetlight-plans-" + re.sub(r"[^A-Za-z0-9_.-]", "-", name),
-            username=settings.mqtt_username,
-            password=settings.mqtt_password.get_secret_value() if settings.mqtt_password else None,
-            ca_file=str(settings.mqtt_ca_file) if settings.mqtt_ca_file else None,
-            client_cert=str(settings.mqtt_client_cert) if settings.mqtt_client_cert else None,
-            client_key=str(settings.mqtt_client_key) if settings.mqtt_client_key else None,
-        ),
+        broker=broker,
+        topic_prefix=settings.topic_prefix,
+        # One MQTT client id per replica: a second connection with the same id would
+        # push the first one off the broker.
+        client_id="streetlight-plans-" + re.sub(r"[^A-Za-z0-9_.-]", "-", name),
         horizon_hours=settings.plan_horizon_hours,
         town_timezone=settings.town_timezone,
         name=name,
     )
 
 
-def start(stack: ExitStack, settings: Settings, database_url: str, mqtt_url: str) -> None:
+def start(stack: ExitStack, settings: Settings, database_url: str, broker: BrokerConfig) -> None:
     """Start the plan scheduler; register its stop on `stack`."""
-    scheduler = PlanScheduler(scheduler_options(settings, database_url, mqtt_url))
+    scheduler = PlanScheduler(scheduler_options(settings, database_url, broker))
     scheduler.start()
     stack.callback(scheduler.stop)
     log.info("plan scheduler %s started (horizon %d h)", scheduler.options.name, settings.plan_horizon_hours)

@@ -1,14 +1,10 @@
 """The ingester: MQTT in, database out, acknowledgement only after commit.
 
-Threads:
-- paho's network thread only queues each message (``on_message``); it never
-  touches the database, so keep-alives are never starved by a slow write;
-- the writer thread takes what is queued in bulk, batches it (by size or after
-  ``flush_interval_s``), decodes, writes in one transaction, commits, then
-  acknowledges the batch's messages (paho's manual ack, sent in one write by
-  ``ingest.mqtt.IngestClient``). A crash before the commit loses nothing: the
-  broker redelivers to the persistent session, and the keyed tables store each
-  row once.
+paho's network thread only queues each message, so a slow write never starves its
+keep-alives. A writer thread batches what is queued (by size, or after
+``flush_interval_s``), writes each batch in one transaction and only then acknowledges
+it (``ingest.mqtt.IngestClient``): after a crash the broker redelivers to the persistent
+session, and the keyed tables store each row once.
 """
 
 from __future__ import annotations
@@ -19,14 +15,14 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import cast
 
 import paho.mqtt.client as paho
 import psycopg
 
 from core.contract import TopicKind, Topics
-from core.mqtt import make_client
+from core.mqtt import BrokerConfig, make_client
 from ingest.decode import DeadLetter, DeadLetterReason, TopicCache
 from ingest.fast_decode import decode_fast
 from ingest.mqtt import IngestClient
@@ -40,13 +36,10 @@ SUBSCRIBED_KINDS = (TopicKind.TELEMETRY, TopicKind.EVENT, TopicKind.STATUS, Topi
 @dataclass(frozen=True, slots=True)
 class IngestConfig:
     database_url: str
-    mqtt_url: str
+    broker: BrokerConfig
     topic_prefix: str
     client_id: str = "streetlight-ingest-1"
     share_group: str | None = None
-    mqtt_username: str | None = None
-    mqtt_password: str | None = None
-    mqtt_ca_file: str | None = None
     batch_size: int = 5000
     flush_interval_s: float = 0.2
     retry_max_s: float = 30.0
@@ -116,17 +109,14 @@ class Ingester:
         self._directory = LampDirectory()
         self._conn: psycopg.Connection | None = None
         self._writer = threading.Thread(target=self._write_loop, name="ingest-writer", daemon=True)
-        client, self.broker = make_client(
-            config.mqtt_url,
+        self.broker = config.broker
+        self._client = make_client(
+            config.broker,
             client_id=config.client_id,
             clean_session=False,
-            username=config.mqtt_username,
-            password=config.mqtt_password,
-            ca_file=config.mqtt_ca_file,
             manual_ack=True,
             client_class=IngestClient,
         )
-        self._client = cast(IngestClient, client)
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message
@@ -184,7 +174,9 @@ class Ingester:
             log.warning("disconnected from %s (%s); reconnecting", self.broker, reason_code)
 
     def _on_message(self, client, userdata, msg: paho.MQTTMessage) -> None:
-        self._inbox.put((msg.topic, msg.payload, msg.mid, msg.qos, self._generation, time.time()))
+        # paho annotates the payload as bytes or bytearray; its decoder always gives bytes.
+        payload = cast(bytes, msg.payload)
+        self._inbox.put((msg.topic, payload, msg.mid, msg.qos, self._generation, time.time()))
         self.stats.messages_received += 1  # single writer: the network thread
 
     # --- writer thread ---------------------------------------------------
@@ -215,7 +207,7 @@ class Ingester:
 
     def _write_loop(self) -> None:
         topics = self._topic_cache
-        utc = timezone.utc
+        utc = UTC
         while True:
             batch = self._next_batch()
             if not batch:
@@ -312,7 +304,11 @@ class Ingester:
 
 # What the database answers when it rolls a transaction back to resolve a conflict between
 # writers (SQLSTATE class 40; psycopg does not make the two below subclasses of the first).
-_ROLLED_BACK = (psycopg.errors.TransactionRollback, psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
+_ROLLED_BACK = (
+    psycopg.errors.TransactionRollback,
+    psycopg.errors.DeadlockDetected,
+    psycopg.errors.SerializationFailure,
+)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -16,14 +16,23 @@ import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import paho.mqtt.client as paho
 from pydantic import ValidationError
 
-from core.contract import MAX_PAYLOAD_BYTES, STATUS_OFFLINE, STATUS_ONLINE, Plan, PlanAck, TopicKind, Topics, to_json_bytes
-from core.mqtt import Will, make_client
+from core.contract import (
+    MAX_PAYLOAD_BYTES,
+    STATUS_OFFLINE,
+    STATUS_ONLINE,
+    Plan,
+    PlanAck,
+    TopicKind,
+    Topics,
+    to_json_bytes,
+)
+from core.mqtt import BrokerConfig, Will, make_client
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +50,7 @@ RETAINED_SETTLE_S = 0.5
 
 @dataclass(frozen=True, slots=True)
 class SimulationOptions:
-    mqtt_url: str
+    broker: BrokerConfig
     topic_prefix: str
     lamps: int = 1500
     seed: int = 1
@@ -56,8 +65,6 @@ class SimulationOptions:
     catch_up_batch: int = 0
     truth_path: Path | None = None
     town_file: Path | None = None
-    mqtt_username: str | None = None
-    mqtt_password: str | None = None
     failure_scale: float | None = None  # None: the engine's default scale
     failure_mix: dict[str, float] | None = None  # mode -> weight of its hazard (others 1)
     outage_scale: float = 1.0  # multiplies how often controllers lose their connection
@@ -84,7 +91,10 @@ class SimulationSummary:
     failures: int = 0
 
     def describe(self) -> str:
-        span = f"{self.first_ts.isoformat()} .. {self.last_ts.isoformat()}" if self.first_ts else "no steps"
+        if self.first_ts is not None and self.last_ts is not None:
+            span = f"{self.first_ts.isoformat()} .. {self.last_ts.isoformat()}"
+        else:
+            span = "no steps"
         return (
             f"simulated {self.lamps} lamps over {self.steps} steps ({span}): {self.readings_generated} readings in "
             f"{self.messages_published} messages, {self.events_published} events, {self.failures} failures, "
@@ -139,22 +149,18 @@ class ControllerFleet:
         self._count_lock = threading.Lock()
         self._all_published = threading.Condition(self._count_lock)
         self._room = threading.Condition(self._count_lock)
+        self.broker = options.broker
         self.links: list[_Link] = []
         self.link_of: dict[str, _Link] = {}
         groups = [[lid] for lid in lamp_ids] if self.per_lamp else [lamp_ids]
-        for index, group in enumerate(groups):
+        for group in groups:
             client_id = (
-                f"{options.client_id_prefix}-{group[0]}" if self.per_lamp else f"{options.client_id_prefix}-{options.seed}"
+                f"{options.client_id_prefix}-{group[0]}"
+                if self.per_lamp
+                else f"{options.client_id_prefix}-{options.seed}"
             )
             will = Will(self.topics.status(group[0]), STATUS_OFFLINE.encode()) if self.per_lamp else None
-            client, self.broker = make_client(
-                options.mqtt_url,
-                client_id=client_id,
-                clean_session=False,
-                username=options.mqtt_username,
-                password=options.mqtt_password,
-                will=will,
-            )
+            client = make_client(options.broker, client_id=client_id, clean_session=False, will=will)
             link = _Link(client, group)
             client.on_connect = self._on_connect_for(link)
             client.on_subscribe = lambda c, u, mid, codes, props, link=link: link.subscribed.set()
@@ -225,7 +231,9 @@ class ControllerFleet:
             return max(0, self._published - self._acknowledged)
 
     def set_status(self, lamp_id: str, online: bool) -> None:
-        self.publish(lamp_id, self.topics.status(lamp_id), (STATUS_ONLINE if online else STATUS_OFFLINE).encode(), retain=True)
+        self.publish(
+            lamp_id, self.topics.status(lamp_id), (STATUS_ONLINE if online else STATUS_OFFLINE).encode(), retain=True
+        )
 
     def drop_connection(self, lamp_id: str) -> None:
         """Lose the lamp's link without a goodbye, so the broker publishes its last will.
@@ -234,7 +242,7 @@ class ControllerFleet:
         delay; the lamp stays silent until `restore_connection`.
         """
         sock = self.link_of[lamp_id].client.socket()
-        if sock is not None:
+        if isinstance(sock, socket.socket):  # TCP or TLS; None while disconnected
             try:
                 sock.shutdown(socket.SHUT_RDWR)
             except OSError:
@@ -247,7 +255,7 @@ class ControllerFleet:
     def _on_message(self, client, userdata, msg: paho.MQTTMessage) -> None:
         parsed = self.topics.parse(msg.topic)
         if parsed and parsed.kind is TopicKind.PLAN and parsed.lamp_id in self.link_of:
-            self.plans.put((parsed.lamp_id, msg.payload))
+            self.plans.put((parsed.lamp_id, bytes(msg.payload)))
 
 
 def _chunks(items: list, size: int):
@@ -264,7 +272,7 @@ class Simulation:
         self.options = options
         self.lamps = load_town(options)
         self.lamp_ids = [lamp.lamp_id for lamp in self.lamps]
-        start = options.start or datetime.now(timezone.utc).replace(microsecond=0)
+        start = options.start or datetime.now(UTC).replace(microsecond=0)
         self.start = start
         self.engine = FleetSimulator(
             self.lamps,
@@ -330,7 +338,7 @@ class Simulation:
             due = real_start + (sim_time - self.start).total_seconds() / opts.speed
             waits.append(due - time.monotonic())
         if opts.clamp_to_wall_clock:
-            waits.append((sim_time - datetime.now(timezone.utc)).total_seconds())
+            waits.append((sim_time - datetime.now(UTC)).total_seconds())
         delay = max(waits, default=0.0)
         if delay > 0:
             stop.wait(delay)
@@ -345,7 +353,7 @@ class Simulation:
             self._go_offline(lamp_id)
         batch = self.options.batch
         if self.options.catch_up_batch > 1:
-            behind_s = (datetime.now(timezone.utc) - now).total_seconds()
+            behind_s = (datetime.now(UTC) - now).total_seconds()
             if behind_s > self.options.catch_up_batch * self.options.report_interval_s:
                 batch = self.options.catch_up_batch
         for lamp_id, payload in result.readings:
@@ -416,7 +424,9 @@ class Simulation:
         if readings:
             # The backfill after an outage: a JSON array of the missed readings.
             for chunk in _chunks(readings, BACKLOG_CHUNK):
-                self.fleet.publish(lamp_id, self.topics.telemetry(lamp_id), json.dumps(chunk, separators=(",", ":")).encode())
+                self.fleet.publish(
+                    lamp_id, self.topics.telemetry(lamp_id), json.dumps(chunk, separators=(",", ":")).encode()
+                )
                 self.summary.messages_published += 1
             self.summary.readings_published += len(readings)
 
@@ -439,9 +449,9 @@ class Simulation:
             on_ready()
         try:
             while not stop.is_set():
-                self._apply_plans(datetime.now(timezone.utc))
+                self._apply_plans(datetime.now(UTC))
                 stop.wait(poll_s)
-            self._apply_plans(datetime.now(timezone.utc))
+            self._apply_plans(datetime.now(UTC))
             self.fleet.wait_all_published(timeout_s=60)
         finally:
             self.fleet.close()
@@ -459,7 +469,9 @@ class Simulation:
             try:
                 plan = Plan.model_validate_json(payload)
             except ValidationError as exc:
-                ack = PlanAck(version=_version_of(payload), status="rejected", reason=f"invalid plan: {exc.errors()[0]['msg']}")
+                ack = PlanAck(
+                    version=_version_of(payload), status="rejected", reason=f"invalid plan: {exc.errors()[0]['msg']}"
+                )
             else:
                 applied, reason = self.engine.apply_plan(lamp_id, plan)
                 ack = PlanAck(version=plan.version, status="applied" if applied else "rejected", reason=reason)

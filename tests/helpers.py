@@ -13,7 +13,7 @@ from pathlib import Path
 import paho.mqtt.client as paho
 import psycopg
 
-from core.mqtt import make_client
+from core.mqtt import BrokerConfig, make_client
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -66,7 +66,7 @@ def ingester_env(database_url: str, mqtt_url: str, prefix: str, client_id: str, 
 def start_cli(args: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen:
     log = open(log_path, "ab")
     return subprocess.Popen(
-        [sys.executable, "-m", "core.cli", *args], env=env, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT
+        [sys.executable, "-m", "streetlight", *args], env=env, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT
     )
 
 
@@ -89,11 +89,12 @@ class Publisher:
     """A QoS 1 publisher with a persistent session that survives broker restarts."""
 
     def __init__(self, mqtt_url: str, client_id: str, **kwargs) -> None:
-        self.client, address = make_client(mqtt_url, client_id=client_id, clean_session=False, **kwargs)
+        broker = BrokerConfig.from_url(mqtt_url, **kwargs)
+        self.client = make_client(broker, client_id=client_id, clean_session=False)
         self.acked = 0
         self.published = 0
         self.client.on_publish = self._on_publish
-        self.client.connect(address.host, address.port, keepalive=10)
+        self.client.connect(broker.host, broker.port, keepalive=10)
         self.client.loop_start()
 
     def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:

@@ -13,14 +13,14 @@ import subprocess
 import sys
 import threading
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
 
 from core import inventory
 from core.contract import Plan, PlanAck, Topics, to_json_bytes
-from core.mqtt import make_client
+from core.mqtt import BrokerConfig, make_client
 from dimming import store
 from simulators.town import generate_town, town_to_csv
 from tests.helpers import REPO_ROOT, ingester_env, scalar, start_cli, stop_process, wait_for_log, wait_until
@@ -97,19 +97,36 @@ def levels(url: str, lamp_ids: list[str], since: datetime, until: datetime) -> l
 
 
 def mean_power(url: str, lamp_id: str, since: datetime, until: datetime) -> float:
-    return scalar(url, "SELECT avg(power_w) FROM readings WHERE lamp_id = %s AND ts >= %s AND ts < %s",
-                  (lamp_id, since, until))
+    return scalar(
+        url, "SELECT avg(power_w) FROM readings WHERE lamp_id = %s AND ts >= %s AND ts < %s", (lamp_id, since, until)
+    )
 
 
-def test_an_override_is_pushed_acknowledged_and_followed(town, service, timescale_url, mqtt_url, topic_prefix, tmp_path):
+def test_an_override_is_pushed_acknowledged_and_followed(
+    town, service, timescale_url, mqtt_url, topic_prefix, tmp_path
+):
     lamps, path = town
     env = ingester_env(timescale_url, mqtt_url, topic_prefix, "unused")
     sim_log = tmp_path / "simulate.log"
     # A seed of its own: the simulator's MQTT client id is made from it.
     sim_seed = str(10_000 + uuid.uuid4().int % 80_000)
     simulator = start_cli(
-        ["simulate", "run", "--town", str(path), "--seed", sim_seed, "--interval", str(INTERVAL_S), "--speed", "0",
-         "--failure-scale", "0", "--outage-scale", "0"],
+        [
+            "simulate",
+            "run",
+            "--town",
+            str(path),
+            "--seed",
+            sim_seed,
+            "--interval",
+            str(INTERVAL_S),
+            "--speed",
+            "0",
+            "--failure-scale",
+            "0",
+            "--outage-scale",
+            "0",
+        ],
         env,
         sim_log,
     )
@@ -125,14 +142,16 @@ def test_an_override_is_pushed_acknowledged_and_followed(town, service, timescal
         others = sorted(lamp.lamp_id for lamp in lamps if lamp.street != street)
         assert len(on_street) == 4
 
-        t0 = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(seconds=45)
+        t0 = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=45)
         t1, t2 = t0 + timedelta(seconds=30), t0 + timedelta(seconds=60)
         add_overrides(timescale_url, street, [(t0, t1, 100), (t1, t2, 60)])
 
         # A new version for exactly the lamps of that street, applied by each of them before t0.
         wait_until(
-            lambda: scalar(timescale_url, "SELECT count(*) FROM plan_pushes WHERE version > 1 AND ack_status = 'applied'")
-            == 4,
+            lambda: (
+                scalar(timescale_url, "SELECT count(*) FROM plan_pushes WHERE version > 1 AND ack_status = 'applied'")
+                == 4
+            ),
             60,
             what="the four new plans to be applied",
         )
@@ -147,8 +166,10 @@ def test_an_override_is_pushed_acknowledged_and_followed(town, service, timescal
 
         # The lamps report the planned levels at the planned times, and the power follows.
         wait_until(
-            lambda: scalar(timescale_url, "SELECT count(*) FROM readings WHERE ts >= %s", (t2 + timedelta(seconds=10),))
-            >= LAMPS,
+            lambda: (
+                scalar(timescale_url, "SELECT count(*) FROM readings WHERE ts >= %s", (t2 + timedelta(seconds=10),))
+                >= LAMPS
+            ),
             120,
             what="readings after the overrides",
         )
@@ -179,11 +200,12 @@ class Controller:
 
     def connect(self) -> None:
         # A clean session: what it gets on connecting is only the broker's retained plan.
-        self.client, address = make_client(self.mqtt_url, client_id=f"e2e-ctrl-{uuid.uuid4().hex[:8]}")
+        broker = BrokerConfig.from_url(self.mqtt_url)
+        self.client = make_client(broker, client_id=f"e2e-ctrl-{uuid.uuid4().hex[:8]}")
         subscribed = threading.Event()
         self.client.on_message = self._on_message
         self.client.on_subscribe = lambda *args: subscribed.set()
-        self.client.connect(address.host, address.port)
+        self.client.connect(broker.host, broker.port)
         self.client.loop_start()
         self.client.subscribe(self.topics.plan(self.lamp_id), qos=1)
         assert subscribed.wait(30)
@@ -208,14 +230,28 @@ def test_an_offline_controller_gets_the_latest_plan_on_reconnect(town, service, 
     assert controller.received[0].version == 1
 
     # Two changes while it is away: versions 2 and 3 go out, unanswered.
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     for version, level in ((2, 70), (3, 40)):
         with psycopg.connect(timescale_url) as conn:
-            store.create_override(conn, "lamp", lamp_id, level, now + timedelta(hours=1), now + timedelta(hours=2),
-                                  "maintenance", "tester")
+            store.create_override(
+                conn,
+                "lamp",
+                lamp_id,
+                level,
+                now + timedelta(hours=1),
+                now + timedelta(hours=2),
+                "maintenance",
+                "tester",
+            )
         wait_until(
-            lambda: scalar(timescale_url, "SELECT count(*) FROM plan_pushes WHERE lamp_id = %s AND version = %s"
-                           " AND pushed_at IS NOT NULL", (lamp_id, version)) == 1,
+            lambda version=version: (
+                scalar(
+                    timescale_url,
+                    "SELECT count(*) FROM plan_pushes WHERE lamp_id = %s AND version = %s AND pushed_at IS NOT NULL",
+                    (lamp_id, version),
+                )
+                == 1
+            ),
             60,
             what=f"version {version} to be pushed",
         )
@@ -226,14 +262,18 @@ def test_an_offline_controller_gets_the_latest_plan_on_reconnect(town, service, 
     assert latest.version == 3
     assert latest.level_at(now + timedelta(hours=1, minutes=30)) == 40
     wait_until(
-        lambda: scalar(timescale_url, "SELECT ack_status FROM plan_pushes WHERE lamp_id = %s AND version = 3",
-                       (lamp_id,)) == "applied",
+        lambda: (
+            scalar(timescale_url, "SELECT ack_status FROM plan_pushes WHERE lamp_id = %s AND version = 3", (lamp_id,))
+            == "applied"
+        ),
         30,
         what="the answer to version 3",
     )
     # Version 2 never reached it: it stays unanswered, superseded.
-    assert scalar(timescale_url, "SELECT ack_status FROM plan_pushes WHERE lamp_id = %s AND version = 2",
-                  (lamp_id,)) is None
+    assert (
+        scalar(timescale_url, "SELECT ack_status FROM plan_pushes WHERE lamp_id = %s AND version = 2", (lamp_id,))
+        is None
+    )
 
 
 def test_a_rejected_plan_is_listed_as_rejected(town, service, timescale_url, mqtt_url, topic_prefix):
@@ -247,13 +287,30 @@ def test_a_rejected_plan_is_listed_as_rejected(town, service, timescale_url, mqt
     controller.disconnect()
     env = ingester_env(timescale_url, mqtt_url, topic_prefix, "unused")
     out = subprocess.run(
-        [sys.executable, "-m", "core.cli", "dimming", "status", "--state", "rejected"],
-        env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=60,
+        [sys.executable, "-m", "streetlight", "dimming", "status", "--state", "rejected"],
+        env=env,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
     assert lines[0].startswith("active scheduler: ")
     assert "rejected 1" in lines[1]
-    assert lines[3].split() == ["L00002", "rejected", "version", "1", "rejected:", "plan", "has", "9", "points;", "this",
-                                "controller", "stores", "8"]
+    assert lines[3].split() == [
+        "L00002",
+        "rejected",
+        "version",
+        "1",
+        "rejected:",
+        "plan",
+        "has",
+        "9",
+        "points;",
+        "this",
+        "controller",
+        "stores",
+        "8",
+    ]
     assert scalar(timescale_url, "SELECT count(*) FROM plan_acks") == 1

@@ -12,15 +12,14 @@ import subprocess
 import sys
 import threading
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
 
 from core.contract import Plan, PlanPoint
-from core.mqtt import make_client
+from core.mqtt import BrokerConfig, make_client
 from dimming.leader import Leadership
-from dimming.publisher import BrokerOptions
 from dimming.push import PushReason
 from dimming.scheduler import PlanScheduler, SchedulerOptions, request_push
 from tests.helpers import REPO_ROOT, Publisher, ingester_env, scalar, wait_until
@@ -28,7 +27,7 @@ from tests.helpers import REPO_ROOT, Publisher, ingester_env, scalar, wait_until
 pytestmark = [pytest.mark.mqtt, pytest.mark.timescale]
 
 LAMPS = [f"L{n:03d}" for n in range(1, 6)]
-T0 = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 
 class Clock:
@@ -76,12 +75,13 @@ class PlanWatcher:
     def __init__(self, mqtt_url: str, prefix: str) -> None:
         self.plans: dict[str, Plan] = {}
         self.received = 0
-        self.client, address = make_client(mqtt_url, client_id=f"plan-watch-{uuid.uuid4().hex[:8]}")
+        broker = BrokerConfig.from_url(mqtt_url)
+        self.client = make_client(broker, client_id=f"plan-watch-{uuid.uuid4().hex[:8]}")
         self.client.on_message = self._on_message
         subscribed = threading.Event()
         self.client.on_subscribe = lambda *a: subscribed.set()
         self.client.on_connect = lambda c, *a: c.subscribe(f"{prefix}/lamps/+/plan", qos=1)
-        self.client.connect(address.host, address.port)
+        self.client.connect(broker.host, broker.port)
         self.client.loop_start()
         assert subscribed.wait(10)
 
@@ -108,7 +108,9 @@ def clean_retained(mqtt_url, topic_prefix):
 def options(database_url: str, mqtt_url: str, prefix: str, **kw) -> SchedulerOptions:
     return SchedulerOptions(
         database_url=database_url,
-        broker=BrokerOptions(mqtt_url, prefix, client_id=f"plans-{uuid.uuid4().hex[:8]}"),
+        broker=BrokerConfig.from_url(mqtt_url),
+        topic_prefix=prefix,
+        client_id=f"plans-{uuid.uuid4().hex[:8]}",
         horizon_hours=72,
         **kw,
     )
@@ -147,7 +149,7 @@ def test_first_push_versions_records_and_retains_a_plan_per_lamp(timescale_url, 
     assert plan.version == 1
     assert plan.generated_at == T0
     assert plan.points[0].at == T0 and plan.covers_until() == T0 + timedelta(hours=72)
-    assert plan.level_at(datetime(2026, 11, 25, 23, 0, tzinfo=timezone.utc)) == 60
+    assert plan.level_at(datetime(2026, 11, 25, 23, 0, tzinfo=UTC)) == 60
     with psycopg.connect(timescale_url) as conn:
         stored = conn.execute("SELECT plan FROM plan_pushes WHERE lamp_id = 'L001'").fetchone()[0]
     assert Plan.model_validate(stored) == plan
@@ -176,7 +178,7 @@ def test_only_lamps_whose_plan_changed_get_a_new_version(timescale_url, mqtt_url
     finally:
         watcher.close()
     assert watcher.plans["L002"].version == 2
-    assert watcher.plans["L002"].level_at(datetime(2026, 11, 25, 23, 0, tzinfo=timezone.utc)) == 30
+    assert watcher.plans["L002"].level_at(datetime(2026, 11, 25, 23, 0, tzinfo=UTC)) == 30
     assert watcher.plans["L001"].version == 1
 
 
@@ -219,9 +221,7 @@ def test_unanswered_plans_are_sent_again_with_backoff(timescale_url, mqtt_url, t
 
 def test_a_change_notice_is_pushed_within_seconds(timescale_url, mqtt_url, topic_prefix, clean_retained):
     schedules = Schedules(LAMPS)
-    scheduler = PlanScheduler(
-        options(timescale_url, mqtt_url, topic_prefix, check_interval_s=3600), source=schedules
-    )
+    scheduler = PlanScheduler(options(timescale_url, mqtt_url, topic_prefix, check_interval_s=3600), source=schedules)
     scheduler.start()
     try:
         wait_until(lambda: scalar(timescale_url, "SELECT count(*) FROM plan_pushes") == 5, 60, what="first plans")
@@ -264,8 +264,10 @@ def test_one_of_two_schedulers_pushes_and_the_other_takes_over(timescale_url, mq
         with psycopg.connect(timescale_url, autocommit=True) as conn:
             conn.execute("SELECT pg_notify('streetlight_dimming', 'override 1')")
         wait_until(
-            lambda: scalar(timescale_url, "SELECT count(*) FROM plan_pushes WHERE version = 2 AND pushed_at IS NOT NULL")
-            == 1,
+            lambda: (
+                scalar(timescale_url, "SELECT count(*) FROM plan_pushes WHERE version = 2 AND pushed_at IS NOT NULL")
+                == 1
+            ),
             60,
             what="the new leader to push the change",
         )
@@ -279,13 +281,18 @@ def test_one_of_two_schedulers_pushes_and_the_other_takes_over(timescale_url, mq
 def run_cli(database_url: str, mqtt_url: str, prefix: str, *args: str) -> subprocess.CompletedProcess:
     env = ingester_env(database_url, mqtt_url, prefix, "unused")
     return subprocess.run(
-        [sys.executable, "-m", "core.cli", "dimming", *args],
-        env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
+        [sys.executable, "-m", "streetlight", "dimming", *args],
+        env=env,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
-def test_the_push_command_pushes_itself_or_asks_the_active_scheduler(timescale_url, mqtt_url, topic_prefix,
-                                                                     clean_retained):
+def test_the_push_command_pushes_itself_or_asks_the_active_scheduler(
+    timescale_url, mqtt_url, topic_prefix, clean_retained
+):
     with psycopg.connect(timescale_url) as conn:
         for n, lamp_id in enumerate(LAMPS[:3]):
             conn.execute("INSERT INTO lamps (lamp_id, lat, lon) VALUES (%s, %s, 2.35)", (lamp_id, 48.85 + n / 100))

@@ -11,13 +11,14 @@ import signal
 import threading
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
 
 from core import inventory
 from core.contract import Plan, PlanPoint
+from core.mqtt import BrokerConfig, make_client
 from simulators.controllers import SimulationOptions, SimulationSummary, run_simulation
 from simulators.town import generate_town, town_to_csv_bytes
 from tests.helpers import (
@@ -73,13 +74,13 @@ def ingester_process(town, mqtt_url, topic_prefix, tmp_path):
 
 
 # A fixed past window keeps the simulated fleet's story (failures, outages) the same on every run.
-HISTORY_START = datetime(2026, 1, 12, tzinfo=timezone.utc)
+HISTORY_START = datetime(2026, 1, 12, tzinfo=UTC)
 
 
 def history_options(mqtt_url: str, topic_prefix: str, days: float, **kw) -> SimulationOptions:
     start = kw.pop("start", HISTORY_START)
     return SimulationOptions(
-        mqtt_url=mqtt_url,
+        broker=BrokerConfig.from_url(mqtt_url),
         topic_prefix=topic_prefix,
         lamps=LAMPS,
         seed=SEED,
@@ -167,12 +168,11 @@ def test_broker_restart_mid_stream(ingester_process, town, mqtt_url, topic_prefi
 
 def test_offline_controllers_send_their_backlog_and_status(ingester_process, town, mqtt_url, topic_prefix):
     """Per-lamp connections: an outage fires the last will, the backlog follows as a batch."""
-    from core.mqtt import make_client
-
     wills: list[str] = []
-    watcher, address = make_client(mqtt_url, client_id=f"watch-{uuid.uuid4().hex[:6]}")
+    broker = BrokerConfig.from_url(mqtt_url)
+    watcher = make_client(broker, client_id=f"watch-{uuid.uuid4().hex[:6]}")
     watcher.on_message = lambda c, u, msg: wills.append(msg.topic) if msg.payload == b"offline" else None
-    watcher.connect(address.host, address.port)
+    watcher.connect(broker.host, broker.port)
     watcher.subscribe(f"{topic_prefix}/lamps/+/status", qos=1)
     watcher.loop_start()
     time.sleep(0.3)

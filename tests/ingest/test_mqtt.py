@@ -9,9 +9,9 @@ from collections.abc import Iterator
 import paho.mqtt.client as paho
 import pytest
 
-from core.embedded import EmbeddedBroker
-from core.mqtt import make_client
+from core.mqtt import BrokerConfig, make_client
 from ingest.mqtt import READ_CHUNK, IngestClient
+from streetlight.embedded import EmbeddedBroker
 from tests.helpers import Publisher, wait_until
 
 pytestmark = pytest.mark.mqtt
@@ -31,19 +31,24 @@ class Subscriber:
     """An IngestClient with a persistent session that records what it receives and acknowledges nothing itself."""
 
     def __init__(self, url: str, client_id: str, topic: str) -> None:
-        self.client, address = make_client(
-            url, client_id=client_id, clean_session=False, manual_ack=True, client_class=IngestClient
+        broker = BrokerConfig.from_url(url)
+        self.client = make_client(
+            broker, client_id=client_id, clean_session=False, manual_ack=True, client_class=IngestClient
         )
         self.url, self.client_id = url, client_id
         self.received: list[paho.MQTTMessage] = []
         self.subscribed = threading.Event()
         self.subacks: set[int] = set()
         self.client.on_connect = lambda client, *_: client.subscribe(topic, qos=1)
-        self.client.on_subscribe = lambda client, userdata, mid, *_: (self.subacks.add(mid), self.subscribed.set())
+        self.client.on_subscribe = self._on_subscribe
         self.client.on_message = lambda client, userdata, message: self.received.append(message)
-        self.client.connect(address.host, address.port, keepalive=30)
+        self.client.connect(broker.host, broker.port, keepalive=30)
         self.client.loop_start()
         assert self.subscribed.wait(15)
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+        self.subacks.add(mid)
+        self.subscribed.set()
 
     def settle(self) -> None:
         """Wait until the broker has handled everything sent so far: it answers a SUBSCRIBE
@@ -61,8 +66,9 @@ class Subscriber:
 
 def forget_session(url: str, client_id: str) -> None:
     """End the broker's persistent session of `client_id` (a clean-session connection)."""
-    client, address = make_client(url, client_id=client_id, clean_session=True)
-    client.connect(address.host, address.port, keepalive=10)
+    broker = BrokerConfig.from_url(url)
+    client = make_client(broker, client_id=client_id, clean_session=True)
+    client.connect(broker.host, broker.port, keepalive=10)
     client.loop_start()
     wait_until(client.is_connected, 15, what="a clean-session connection")
     client.disconnect()

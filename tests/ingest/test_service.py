@@ -8,12 +8,13 @@ import signal
 import threading
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
 
 from core.contract import MAX_PAYLOAD_BYTES, Topics
+from core.mqtt import BrokerConfig
 from ingest.decode import decode_message
 from ingest.service import IngestConfig, Ingester
 from ingest.store import Message
@@ -47,14 +48,14 @@ def reading_payload(index: int, base: datetime) -> bytes:
 
 
 def base_time() -> datetime:
-    return datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=1)
+    return datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
 
 
 @pytest.fixture
 def ingester(town: str, mqtt_url: str, topic_prefix: str):
     config = IngestConfig(
         database_url=town,
-        mqtt_url=mqtt_url,
+        broker=BrokerConfig.from_url(mqtt_url),
         topic_prefix=topic_prefix,
         client_id=f"test-ingest-{uuid.uuid4().hex[:8]}",
         flush_interval_s=0.05,
@@ -66,10 +67,12 @@ def ingester(town: str, mqtt_url: str, topic_prefix: str):
         yield running
 
 
-def test_every_class_of_bad_input_is_dead_lettered_counted_and_nothing_else_is_lost(ingester, town, mqtt_url, topic_prefix):
+def test_every_class_of_bad_input_is_dead_lettered_counted_and_nothing_else_is_lost(
+    ingester, town, mqtt_url, topic_prefix
+):
     pub = Publisher(mqtt_url, f"pub-{uuid.uuid4().hex[:8]}")
     t = lambda lamp: f"{topic_prefix}/lamps/{lamp}/telemetry"  # noqa: E731
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     ok_ts = (now - timedelta(minutes=1)).isoformat()
     bad = {
         "invalid_utf8": b'{"ts": "\xff\xfe", "power_w": 1}',
@@ -211,7 +214,7 @@ def test_two_ingesters_share_the_load_through_a_shared_subscription(town, mqtt_u
         Ingester(
             IngestConfig(
                 database_url=town,
-                mqtt_url=mqtt_url,
+                broker=BrokerConfig.from_url(mqtt_url),
                 topic_prefix=topic_prefix,
                 client_id=f"test-share-{n}-{group}",
                 share_group=group,
@@ -247,7 +250,11 @@ def test_the_authenticated_listener_refuses_anonymous_and_accepts_credentials(to
     password = os.environ.get("STREETLIGHT_TEST_MQTT_AUTH_PASSWORD")
     if not (url and user and password):
         pytest.fail("STREETLIGHT_TEST_MQTT_AUTH_* are not set: run the suite with scripts/test")
-    anonymous = Ingester(IngestConfig(database_url=town, mqtt_url=url, topic_prefix=topic_prefix, client_id="anon-x"))
+    anonymous = Ingester(
+        IngestConfig(
+            database_url=town, broker=BrokerConfig.from_url(url), topic_prefix=topic_prefix, client_id="anon-x"
+        )
+    )
     anonymous.start()
     try:
         assert not anonymous.subscribed.wait(3)
@@ -255,11 +262,9 @@ def test_the_authenticated_listener_refuses_anonymous_and_accepts_credentials(to
         anonymous.stop()
     config = IngestConfig(
         database_url=town,
-        mqtt_url=url,
+        broker=BrokerConfig.from_url(url, username=user, password=password),
         topic_prefix=topic_prefix,
         client_id=f"auth-{uuid.uuid4().hex[:6]}",
-        mqtt_username=user,
-        mqtt_password=password,
         flush_interval_s=0.05,
     )
     with Ingester(config) as ing:
@@ -277,13 +282,21 @@ def test_a_batch_rolled_back_by_a_deadlock_is_written_again_and_is_not_an_outage
     T000's: the database rolls the batch back. It is written again; the database was there."""
     with psycopg.connect(town, autocommit=True) as admin:
         name = admin.info.dbname
-        admin.execute(f'ALTER DATABASE "{name}" SET deadlock_timeout = \'50ms\'')  # the batch's side detects it
-    ingester = Ingester(IngestConfig(database_url=town, mqtt_url=mqtt_url, topic_prefix=topic_prefix,
-                                     client_id=f"deadlock-{uuid.uuid4().hex[:8]}"))  # not started: no broker needed
-    now = datetime.now(timezone.utc)
+        admin.execute(f"ALTER DATABASE \"{name}\" SET deadlock_timeout = '50ms'")  # the batch's side detects it
+    ingester = Ingester(
+        IngestConfig(
+            database_url=town,
+            broker=BrokerConfig.from_url(mqtt_url),
+            topic_prefix=topic_prefix,
+            client_id=f"deadlock-{uuid.uuid4().hex[:8]}",
+        )
+    )  # not started: no broker needed
+    now = datetime.now(UTC)
     topics = Topics(topic_prefix)
     messages = [
-        Message(topics.status(lamp_id), b"offline", now, decode_message(topics.status(lamp_id), b"offline", topics, now))
+        Message(
+            topics.status(lamp_id), b"offline", now, decode_message(topics.status(lamp_id), b"offline", topics, now)
+        )
         for lamp_id in ("T001", "T000")
     ]
     results = []
@@ -292,9 +305,17 @@ def test_a_batch_rolled_back_by_a_deadlock_is_written_again_and_is_not_an_outage
         other.execute("UPDATE lamp_status SET online = true WHERE lamp_id = 'T000'")
         writer = threading.Thread(target=lambda: results.append(ingester._write_with_retry(messages)))
         writer.start()
-        wait_until(lambda: watcher.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND wait_event_type = 'Lock'", (name,)
-        ).fetchone()[0] == 1, 10, 0.02, "the batch waiting for T000")
+        wait_until(
+            lambda: (
+                watcher.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND wait_event_type = 'Lock'", (name,)
+                ).fetchone()[0]
+                == 1
+            ),
+            10,
+            0.02,
+            "the batch waiting for T000",
+        )
         other.execute("UPDATE lamp_status SET online = true WHERE lamp_id = 'T001'")  # closes the cycle
         other.commit()
         writer.join(10)
@@ -302,6 +323,9 @@ def test_a_batch_rolled_back_by_a_deadlock_is_written_again_and_is_not_an_outage
     assert not writer.is_alive() and results and results[0].statuses == 2
     stats = ingester.stats.snapshot()
     assert (stats["batches_rolled_back"], stats["database_outages"], stats["database_available"]) == (1, 0, True)
-    rows = scalar_rows(town, "SELECT s.lamp_id, s.online, l.online FROM lamp_status s JOIN lamps l USING (lamp_id)"
-                             " WHERE lamp_id IN ('T000', 'T001') ORDER BY 1")
+    rows = scalar_rows(
+        town,
+        "SELECT s.lamp_id, s.online, l.online FROM lamp_status s JOIN lamps l USING (lamp_id)"
+        " WHERE lamp_id IN ('T000', 'T001') ORDER BY 1",
+    )
     assert rows == [("T000", False, False), ("T001", False, False)]
