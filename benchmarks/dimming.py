@@ -1,19 +1,8 @@
 """Dimming benchmark: a town-wide change, every lamp's plan resolved, pushed and acknowledged.
 
-What it measures, in a fresh database under its own topic prefix:
-
-1. a town of N lamps (default 100,000, `generate_town`) with one profile assigned to
-   the whole town; `streetlight ingest` stores the controllers' answers; simulated
-   controllers (`Simulation.answer_plans`: shared MQTT connections, the engine's own
-   acceptance rules) apply and acknowledge every plan;
-2. the plan scheduler of the service (`PlanScheduler`, as `streetlight serve` runs it)
-   takes over and pushes a first plan to every lamp;
-3. the profile is edited (a town-wide change, notified as the API does): the time from
-   the commit until every lamp's new version is pushed (the broker took it) and until
-   every controller's answer is stored;
-4. a baseline in the same run: the obvious design, one lamp at a time (resolve, insert
-   and commit, publish and wait for the broker, stamp and commit), on a sample,
-   extrapolated to N.
+The service's plan scheduler pushes first plans, then a town-wide profile change, to
+simulated controllers, beside a one-lamp-at-a-time baseline measured on a sample.
+What it measures, and the latest figures, are in docs/performance.md.
 
     scripts/timescaledb start && scripts/mosquitto start && .venv/bin/python benchmarks/dimming.py
 """
@@ -27,9 +16,12 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 if __package__ in (None, ""):  # run as a script: make `benchmarks.common` importable
@@ -40,24 +32,28 @@ import psycopg
 from benchmarks.common import (
     DEFAULT_MQTT_URL,
     BenchmarkError,
-    CpuMeter,
     Progress,
+    ServiceProcess,
     Watcher,
-    database_server_pids,
     default_timescale_url,
-    describe_machine,
     format_table,
     fresh_database,
-    listening_pids,
-    process_cpu_s,
+    mqtt_client,
     run_id,
     say,
+    scalar,
     service_env,
     start_service,
     wait_until,
 )
+from benchmarks.machine import CpuMeter, broker_pids, database_server_pids, describe_machine, process_cpu_s
 from core.contract import Topics
-from core.mqtt import make_client, parse_broker_url
+from core.mqtt import BrokerConfig
+
+if TYPE_CHECKING:
+    from multiprocessing.process import BaseProcess
+
+    from dimming.scheduler import PlanScheduler
 
 TARGET_PUSH_S = 30.0
 TIMEZONE = "Europe/Paris"
@@ -79,8 +75,7 @@ PROFILE_V2 = [
 # --- the town ---------------------------------------------------------------------------
 def load_town(url: str, lamps: int, seed: int) -> int:
     """Write the generated town's lamps; assign one profile to the whole town. Returns its id."""
-    from dimming import store
-    from dimming.profiles import ProfileSpec
+    from dimming import ProfileSpec, assign, create_profile
     from simulators.town import generate_town
 
     town = generate_town(lamps, seed=seed)
@@ -93,33 +88,41 @@ def load_town(url: str, lamps: int, seed: int) -> int:
                 copy.write_row(
                     (lamp.lamp_id, lamp.name, lamp.lat, lamp.lon, lamp.street, lamp.circuit, lamp.group,
                      lamp.lighting_class, lamp.technology, lamp.rated_power_w)
-                )
-        profile = store.create_profile(conn, ProfileSpec(name="Town", steps=PROFILE_V1), "benchmark")
-        store.assign(conn, "town", "", profile["id"], "benchmark")
+                )  # fmt: skip
+        spec = ProfileSpec.model_validate({"name": "Town", "steps": PROFILE_V1})
+        profile = create_profile(conn, spec, "benchmark")
+        assign(conn, "town", "", profile["id"], "benchmark")
         conn.commit()
     return profile["id"]
 
 
 def change_town_profile(url: str, profile_id: int) -> datetime:
     """Edit the town's profile (a new version); returns the commit time."""
-    from dimming import store
-    from dimming.profiles import ProfileSpec
+    from dimming import ProfileSpec, update_profile
 
     with psycopg.connect(url) as conn:
-        store.update_profile(conn, profile_id, ProfileSpec(name="Town", steps=PROFILE_V2), 1, "benchmark")
+        update_profile(
+            conn, profile_id, ProfileSpec.model_validate({"name": "Town", "steps": PROFILE_V2}), 1, "benchmark"
+        )
         conn.commit()
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 # --- the controllers (a child process) ----------------------------------------------------
-def _controllers_main(mqtt_url: str, prefix: str, lamps: int, seed: int, client_prefix: str, ready, stop, results):
+def _controllers_main(
+    mqtt_url: str, prefix: str, lamps: int, seed: int, client_prefix: str, ready: Any, stop: Any, results: Any
+) -> None:
     import logging
 
     from simulators.controllers import Simulation, SimulationOptions
 
     logging.basicConfig(level=logging.WARNING)
     options = SimulationOptions(
-        mqtt_url=mqtt_url, topic_prefix=prefix, lamps=lamps, seed=seed, client_id_prefix=client_prefix
+        broker=BrokerConfig.from_url(mqtt_url),
+        topic_prefix=prefix,
+        lamps=lamps,
+        seed=seed,
+        client_id_prefix=client_prefix,
     )
     simulation = Simulation(options)
     summary = simulation.answer_plans(stop, on_ready=ready.set)
@@ -134,8 +137,8 @@ def baseline_per_lamp_s(url: str, mqtt_url: str, prefix: str, sample: int, horiz
     from dimming.resolve import resolve_plans
 
     topics = Topics(prefix)
-    client, address = make_client(mqtt_url, client_id=f"bench-dim-naive-{uuid.uuid4().hex[:6]}")
-    client.connect(address.host, address.port)
+    client, broker = mqtt_client(mqtt_url, f"bench-dim-naive-{uuid.uuid4().hex[:6]}")
+    client.connect(broker.host, broker.port)
     client.loop_start()
     encoder = PlanEncoder()
     tz = ZoneInfo(TIMEZONE)
@@ -144,12 +147,12 @@ def baseline_per_lamp_s(url: str, mqtt_url: str, prefix: str, sample: int, horiz
             lamps = store.load_lamps(conn)[:sample]
             started = time.monotonic()
             for lamp in lamps:
-                now = generation_time(datetime.now(timezone.utc))
+                now = generation_time(datetime.now(UTC))
                 config = store.load_config(conn, now)
                 points = resolve_plans(config, [lamp], now, horizon_h, tz)[lamp.lamp_id]
-                version = conn.execute(
-                    "SELECT coalesce(max(version), 0) + 1 FROM plan_pushes WHERE lamp_id = %s", (lamp.lamp_id,)
-                ).fetchone()[0]
+                version = scalar(
+                    conn, "SELECT coalesce(max(version), 0) + 1 FROM plan_pushes WHERE lamp_id = %s", (lamp.lamp_id,)
+                )
                 payload = encoder.encode(version, now, plan_points(points, now, now + timedelta(hours=horizon_h)))
                 conn.execute(
                     "INSERT INTO plan_pushes (lamp_id, version, plan) VALUES (%s, %s, %s)",
@@ -183,12 +186,15 @@ class Phase:
     cores: dict[str, float]
 
 
-def wait_phase(watcher: Watcher, version: int, lamps: int, since: float, progress: Progress, stall_s: float = 120):
+def wait_phase(
+    watcher: Watcher, version: int, lamps: int, since: float, progress: Progress, stall_s: float = 120
+) -> tuple[float, float]:
     """Seconds after `since` until every lamp's `version` is pushed, and until it is answered."""
-    pushed_s = acked_s = None
+    pushed_s: float | None = None
+    acked_s: float | None = None
     last, last_change = -1, time.monotonic()
     while acked_s is None:
-        pushed, answered = watcher.one(
+        pushed, answered = watcher.row(
             "SELECT count(*) FILTER (WHERE pushed_at IS NOT NULL), count(*) FILTER (WHERE ack_status IS NOT NULL)"
             " FROM plan_pushes WHERE version = %s",
             (version,),
@@ -204,34 +210,95 @@ def wait_phase(watcher: Watcher, version: int, lamps: int, since: float, progres
             raise BenchmarkError(f"stalled: {pushed} pushed, {answered} answered of {lamps} (version {version})")
         progress.update(f"version {version}: {pushed:,} pushed, {answered:,} answered of {lamps:,}")
         time.sleep(0.2)
+    if pushed_s is None:
+        raise BenchmarkError(f"version {version} was answered by every lamp before it was seen pushed to all")
     progress.done(f"version {version}: pushed after {pushed_s:.1f} s, answered after {acked_s:.1f} s")
     return pushed_s, acked_s
 
 
-def run(args) -> None:
-    from dimming.publisher import BrokerOptions
+def _start_ingester(url: str, mqtt_url: str, prefix: str, rid: str, log_dir: Path) -> ServiceProcess:
+    env = service_env(
+        STREETLIGHT_DATABASE_URL=url,
+        STREETLIGHT_MQTT_URL=mqtt_url,
+        STREETLIGHT_TOPIC_PREFIX=prefix,
+        STREETLIGHT_INGEST_CLIENT_ID=f"bench-dim-ingest-{rid}",
+    )
+    return start_service("ingester", ["ingest"], env, log_dir / "ingest.log")
+
+
+def _make_scheduler(url: str, args: argparse.Namespace, prefix: str, rid: str) -> PlanScheduler:
     from dimming.scheduler import PlanScheduler, SchedulerOptions
 
+    return PlanScheduler(
+        SchedulerOptions(
+            database_url=url,
+            broker=BrokerConfig.from_url(args.mqtt_url),
+            topic_prefix=prefix,
+            client_id=f"bench-dim-plans-{rid}",
+            horizon_hours=args.horizon,
+            town_timezone=TIMEZONE,
+            check_interval_s=3600,
+            retry_check_s=3600,  # nothing is retried while measuring
+            name=f"benchmark-{rid}",
+        )
+    )
+
+
+@dataclass
+class Measuring:
+    """What every phase is measured with."""
+
+    scheduler: PlanScheduler
+    watcher: Watcher
+    groups: dict[str, list[int]]  # processes whose processor time is shown, by name
+    lamps: int
+    progress: Progress
+
+
+def _measure_phase(name: str, version: int, start_phase: Callable[[], object], m: Measuring) -> Phase:
+    """Start a phase, wait until every lamp has answered its new version; the scheduler's figures and the cores."""
+    scheduler = m.scheduler
+    meter = CpuMeter(m.groups)
+    own_cpu_s = process_cpu_s(os.getpid())
+    since = time.monotonic()
+    start_phase()
+    pushed_s, acked_s = wait_phase(m.watcher, version, m.lamps, since, m.progress)
+    meter.stop()
+    wait_until(lambda: scheduler.cycles >= version, 60, "the scheduler's cycle to end")
+    result = scheduler.last_result
+    if result is None:
+        raise BenchmarkError("the scheduler ended a cycle without a result")
+    own_s = process_cpu_s(os.getpid()) - own_cpu_s
+    cores = {"scheduler": own_s / (time.monotonic() - since)} | dict(meter.cores)
+    cores["everything else"] = meter.untracked
+    return Phase(
+        name,
+        result.lamps,
+        result.resolve_s,
+        result.compare_s,
+        result.record_s,
+        result.publish_s,
+        pushed_s,
+        acked_s,
+        cores,
+    )
+
+
+def _process_pid(process: BaseProcess) -> int:
+    if process.pid is None:
+        raise BenchmarkError(f"{process.name} has not started")
+    return process.pid
+
+
+def run(args: argparse.Namespace) -> None:
     rid = run_id()
     prefix = f"bench/dim-{rid}/v1"
-    mqtt_port = parse_broker_url(args.mqtt_url).port
     with fresh_database(args.admin_url, f"bench_dimming_{rid}") as url, tempfile.TemporaryDirectory() as tmp:
         say(f"town of {args.lamps:,} lamps in database bench_dimming_{rid}, topics under {prefix}")
         started = time.monotonic()
         profile_id = load_town(url, args.lamps, args.seed)
         say(f"town loaded in {time.monotonic() - started:.1f} s")
-
-        ingester = start_service(
-            "ingester",
-            ["ingest"],
-            service_env(
-                STREETLIGHT_DATABASE_URL=url,
-                STREETLIGHT_MQTT_URL=args.mqtt_url,
-                STREETLIGHT_TOPIC_PREFIX=prefix,
-                STREETLIGHT_INGEST_CLIENT_ID=f"bench-dim-ingest-{rid}",
-            ),
-            Path(tmp) / "ingest.log",
-        )
+        ingester = _start_ingester(url, args.mqtt_url, prefix, rid, Path(tmp))
         context = multiprocessing.get_context("spawn")
         ready, stop, results = context.Event(), context.Event(), context.Queue()
         controllers = context.Process(
@@ -239,50 +306,24 @@ def run(args) -> None:
             args=(args.mqtt_url, prefix, args.lamps, args.seed, f"bench-dim-ctrl-{rid}", ready, stop, results),
         )
         controllers.start()
-        scheduler = PlanScheduler(
-            SchedulerOptions(
-                database_url=url,
-                broker=BrokerOptions(args.mqtt_url, prefix, client_id=f"bench-dim-plans-{rid}"),
-                horizon_hours=args.horizon,
-                town_timezone=TIMEZONE,
-                check_interval_s=3600,
-                retry_check_s=3600,  # nothing is retried while measuring
-                name=f"benchmark-{rid}",
-            )
-        )
+        scheduler = _make_scheduler(url, args, prefix, rid)
         phases: list[Phase] = []
-        progress = Progress()
         try:
-            wait_until(lambda: ingester.check_alive() or "subscribed to" in ingester.log_text(), 60, "the ingester")
+            wait_until(ingester.subscribed, 60, "the ingester")
             if not ready.wait(180):
                 raise BenchmarkError("the simulated controllers did not connect")
             say("ingester and simulated controllers connected")
             groups = {
                 "ingester": [ingester.process.pid],
-                "controllers": [controllers.pid],
-                "broker": listening_pids(mqtt_port),
+                "controllers": [_process_pid(controllers)],
+                "broker": broker_pids(args.mqtt_url),
                 "database": database_server_pids(url),
             }
             with Watcher(url) as watcher:
-                for name, version, start_phase in (
-                    ("first plans", 1, lambda: scheduler.start()),
-                    ("town-wide change", 2, lambda: change_town_profile(url, profile_id)),
-                ):
-                    meter = CpuMeter(groups)
-                    own_cpu_s = process_cpu_s(os.getpid())
-                    since = time.monotonic()
-                    start_phase()
-                    pushed_s, acked_s = wait_phase(watcher, version, args.lamps, since, progress)
-                    meter.stop()
-                    wait_until(lambda: scheduler.cycles >= version, 60, "the scheduler's cycle to end")
-                    result = scheduler.last_result
-                    own_s = process_cpu_s(os.getpid()) - own_cpu_s
-                    cores = {"scheduler": own_s / (time.monotonic() - since)} | dict(meter.cores)
-                    cores["everything else"] = meter.untracked
-                    phases.append(
-                        Phase(name, result.lamps, result.resolve_s, result.compare_s, result.record_s,
-                              result.publish_s, pushed_s, acked_s, cores)
-                    )
+                measuring = Measuring(scheduler, watcher, groups, args.lamps, Progress())
+                phases.append(_measure_phase("first plans", 1, scheduler.start, measuring))
+                change = partial(change_town_profile, url, profile_id)
+                phases.append(_measure_phase("town-wide change", 2, change, measuring))
             scheduler.stop()
             say(f"baseline: one lamp at a time, on {args.sample} lamps ...")
             per_lamp_s = baseline_per_lamp_s(url, args.mqtt_url, prefix, args.sample, args.horizon)
@@ -301,8 +342,8 @@ def clear_retained(mqtt_url: str, prefix: str, lamps: int, seed: int) -> None:
     from simulators.town import generate_town
 
     topics = Topics(prefix)
-    client, address = make_client(mqtt_url, client_id=f"bench-dim-clean-{uuid.uuid4().hex[:6]}")
-    client.connect(address.host, address.port)
+    client, broker = mqtt_client(mqtt_url, f"bench-dim-clean-{uuid.uuid4().hex[:6]}")
+    client.connect(broker.host, broker.port)
     client.loop_start()
     info = None
     for lamp in generate_town(lamps, seed=seed):
@@ -315,38 +356,33 @@ def clear_retained(mqtt_url: str, prefix: str, lamps: int, seed: int) -> None:
     client.loop_stop()
 
 
-def report(args, url: str, phases: list[Phase], per_lamp_s: float, summary) -> None:
+def _phase_row(phase: Phase) -> tuple[str, ...]:
+    return (
+        phase.name,
+        f"{phase.lamps:,}",
+        f"{phase.resolve_s:.1f}",
+        f"{phase.compare_s:.1f}",
+        f"{phase.record_s:.1f}",
+        f"{phase.publish_s:.1f}",
+        f"{phase.pushed_s:.1f}",
+        f"{phase.acked_s:.1f}",
+        f"{phase.lamps / phase.pushed_s:,.0f}",
+        "met" if phase.pushed_s < TARGET_PUSH_S else "missed",
+    )
+
+
+def report(
+    args: argparse.Namespace, url: str, phases: list[Phase], per_lamp_s: float, summary: dict[str, int] | None
+) -> None:
     say("")
     for label, value in describe_machine(url, args.mqtt_url):
         say(f"{label:>11}: {value}")
     say("")
-    rows = []
-    for phase in phases:
-        rows.append(
-            (
-                phase.name,
-                f"{phase.lamps:,}",
-                f"{phase.resolve_s:.1f}",
-                f"{phase.compare_s:.1f}",
-                f"{phase.record_s:.1f}",
-                f"{phase.publish_s:.1f}",
-                f"{phase.pushed_s:.1f}",
-                f"{phase.acked_s:.1f}",
-                f"{phase.lamps / phase.pushed_s:,.0f}",
-                "met" if phase.pushed_s < TARGET_PUSH_S else "missed",
-            )
-        )
+    rows = [_phase_row(phase) for phase in phases]
     rows.append(
-        (
-            f"baseline: one lamp at a time ({args.sample} lamps)",
-            f"{args.lamps:,}",
-            "", "", "", "",
-            f"{per_lamp_s * args.lamps:.0f} (extrapolated)",
-            "",
-            f"{1 / per_lamp_s:,.0f}",
-            "",
-        )
-    )
+        (f"baseline: one lamp at a time ({args.sample} lamps)", f"{args.lamps:,}", "", "", "", "",
+         f"{per_lamp_s * args.lamps:.0f} (extrapolated)", "", f"{1 / per_lamp_s:,.0f}", "")
+    )  # fmt: skip
     say(
         format_table(
             ["Run", "Lamps", "Resolve s", "Compare s", "Record s", "Publish s", "All pushed s", "All answered s",
@@ -354,7 +390,7 @@ def report(args, url: str, phases: list[Phase], per_lamp_s: float, summary) -> N
             rows,
             right=[False, True, True, True, True, True, True, True, True, False],
         )
-    )
+    )  # fmt: skip
     say("")
     for phase in phases:
         cores = ", ".join(f"{name} {value:.2f}" for name, value in phase.cores.items())
@@ -366,7 +402,7 @@ def report(args, url: str, phases: list[Phase], per_lamp_s: float, summary) -> N
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--admin-url", default=default_timescale_url())
     parser.add_argument("--mqtt-url", default=DEFAULT_MQTT_URL)
     parser.add_argument("--lamps", type=int, default=100_000)

@@ -1,0 +1,6 @@
+"""API benchmark: latency and throughput of the read endpoints on a month of a 10,000-lamp town.
+
+The real application runs under uvicorn in a process of its own; wrk (Debian package
+``wrk``) drives it. Run it with ``python -m benchmarks.api`` (``--help`` for the
+options); what it measures, and the latest figures, are in docs/performance.md.
+"""
