@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, TypeAdapter
 
+from core.asyncapi_examples import message_examples
 from core.contract import (
     DEFAULT_TOPIC_PREFIX,
     LAMP_ID_PATTERN,
@@ -86,10 +87,6 @@ def _model_schemas(*models: type[BaseModel]) -> dict[str, Any]:
     return schemas
 
 
-def _examples(model: type[BaseModel]) -> list[Any]:
-    return list(model.model_config.get("json_schema_extra", {}).get("examples", []))
-
-
 def _kib(n_bytes: int) -> str:
     return f"{n_bytes // 1024} KiB" if n_bytes % 1024 == 0 else f"{n_bytes} bytes"
 
@@ -98,99 +95,18 @@ def _minutes(delta: timedelta) -> int:
     return int(delta.total_seconds() // 60)
 
 
-# --- examples beyond those the models carry ----------------------------------
-
-_BATCH_EXAMPLE = [
-    {"ts": "2026-11-25T02:00:00+01:00", "seq": 1790, "power_w": 31.8, "dim_level": 60, "energy_wh": 1531010.0},
-    {"ts": "2026-11-25T02:15:00+01:00", "seq": 1791, "power_w": 31.9, "dim_level": 60, "energy_wh": 1531018.0},
-    {"ts": "2026-11-25T02:30:00+01:00", "seq": 1792, "power_w": 31.7, "dim_level": 60, "energy_wh": 1531026.0},
-]
-_VENDOR_FIELD_EXAMPLE = {
-    "ts": "2026-11-25T18:01:00+01:00",
-    "power_w": 52.3,
-    "dim_level": 100,
-    "tilt_deg": 1.5,
-    "firmware": "4.2.1",
-}
-_EVENT_EXAMPLES = [
-    {"ts": "2026-11-25T09:12:00+01:00", "type": "day_burning", "detail": {"ambient_lux": 8200, "power_w": 51.0}},
-    {"ts": "2026-11-27T14:30:00+01:00", "type": "repaired", "detail": "driver replaced"},
-]
-# Covers PLAN_MIN_HORIZON (48 h) from generated_at, as every pushed plan does.
-_PLAN_EXAMPLE = {
-    "version": 8,
-    "generated_at": "2026-11-25T12:00:00Z",
-    "points": [
-        {"at": "2026-11-25T16:12:00Z", "level": 100},
-        {"at": "2026-11-25T21:00:00Z", "level": 60},
-        {"at": "2026-11-26T01:00:00Z", "level": 30},
-        {"at": "2026-11-26T05:00:00Z", "level": 100},
-        {"at": "2026-11-26T07:31:00Z", "level": 0},
-        {"at": "2026-11-26T16:11:00Z", "level": 100},
-        {"at": "2026-11-26T21:00:00Z", "level": 60},
-        {"at": "2026-11-27T01:00:00Z", "level": 30},
-        {"at": "2026-11-27T05:00:00Z", "level": 100},
-        {"at": "2026-11-27T07:33:00Z", "level": 0},
-        {"at": "2026-11-27T16:10:00Z", "level": 100},
-    ],
-}
-_ACK_EXAMPLES = [
-    {"version": 8, "status": "applied"},
-    {"version": 8, "status": "rejected", "reason": "plan has 11 points; this controller stores at most 10"},
-]
-
-
-def _example(name: str, summary: str, payload: Any) -> dict[str, Any]:
-    return {"name": name, "summary": summary, "payload": payload}
-
-
-def _message_examples() -> dict[str, list[dict[str, Any]]]:
-    return {
-        "telemetry": [
-            _example("reading", "One reading.", _examples(TelemetryReading)[0]),
-            _example("batch", "Three readings sent together after an outage.", _BATCH_EXAMPLE),
-            _example("vendorFields", "Fields the contract does not name are kept as they are.", _VENDOR_FIELD_EXAMPLE),
-        ],
-        "event": [
-            _example("lampFailure", "The lamp should be lit but draws no current.", _examples(LampEvent)[0]),
-            _example("dayBurning", "Lit in daylight.", _EVENT_EXAMPLES[0]),
-            _example("repaired", "A technician put the lamp back in service.", _EVENT_EXAMPLES[1]),
-        ],
-        "status": [
-            _example("online", "Published by the controller when it connects.", STATUS_ONLINE),
-            _example("offline", "The controller's last will, published by the broker.", STATUS_OFFLINE),
-        ],
-        "plan": [_example("twoNights", "Two nights with midnight dimming.", _PLAN_EXAMPLE)],
-        "planAck": [
-            _example("applied", "The controller runs the plan.", _ACK_EXAMPLES[0]),
-            _example("rejected", "The controller cannot run the plan.", _ACK_EXAMPLES[1]),
-        ],
-    }
-
-
 # --- the document ------------------------------------------------------------
 
 
-def build_asyncapi(prefix: str = DEFAULT_TOPIC_PREFIX) -> dict[str, Any]:
-    """The AsyncAPI 3.0.0 document of the contract under topic `prefix`, from the service's point of view."""
-    topics = Topics(prefix)  # refuses a malformed prefix
-    max_kib = _kib(MAX_PAYLOAD_BYTES)
-    skew_min = _minutes(MAX_FUTURE_SKEW)
-    horizon_h = int(PLAN_MIN_HORIZON.total_seconds() // 3600)
-    limits = f"Every payload is at most {MAX_PAYLOAD_BYTES} bytes ({max_kib}); a larger one is dead-lettered unread."
-    delivery = (
-        "QoS 1, at least once: a message can arrive twice, so the service stores each reading once per "
-        "(lamp_id, ts), each event once per (lamp_id, ts, type) and each answer to a plan once per "
-        "(lamp_id, version, status): resending is always safe."
+def _limits_text() -> str:
+    return (
+        f"Every payload is at most {MAX_PAYLOAD_BYTES} bytes ({_kib(MAX_PAYLOAD_BYTES)}); "
+        "a larger one is dead-lettered unread."
     )
 
-    def ingest_note(kind: TopicKind, dedupe: str) -> str:
-        return (
-            "The ingester subscribes with a persistent session and acknowledges a message only after the "
-            "database commit; several ingesters share the load through the shared subscription "
-            f"`{topics.subscription(kind, '<group>')}`. QoS 1, at least once: a message can arrive twice; {dedupe}."
-        )
 
+def _schemas() -> dict[str, Any]:
+    """components/schemas: the contract's models, the batch and the plain-text status, in `_SCHEMA_ORDER`."""
     schemas = _model_schemas(TelemetryReading, LampEvent, Plan, PlanAck)
     schemas["TelemetryBatch"] = {
         "title": "TelemetryBatch",
@@ -204,149 +120,192 @@ def build_asyncapi(prefix: str = DEFAULT_TOPIC_PREFIX) -> dict[str, Any]:
         "description": "Plain text, not JSON: the controller's connection state.",
         **TypeAdapter(StatusPayload).json_schema(),
     }
-    schemas = {**{name: schemas[name] for name in _SCHEMA_ORDER if name in schemas}, **schemas}
+    return {**{name: schemas[name] for name in _SCHEMA_ORDER if name in schemas}, **schemas}
 
-    examples = _message_examples()
-    messages = {
-        "telemetry": {
-            "name": "telemetry",
-            "title": "Telemetry",
-            "summary": "Readings of one lamp: one object, or an array of objects.",
-            "description": (
-                "A reading needs `ts` (RFC 3339 with an offset) and at least one measurement; `seq` alone is "
-                "not one. Numbers are JSON numbers (not strings, not booleans, never NaN or Infinity) within "
-                "the ranges of the schema. Fields the contract does not name are kept with the reading. "
-                "An array (1 or more readings) is a batch: each element is judged on its own, so one bad "
-                "reading is dead-lettered without the others. A reading stamped more than "
-                f"{skew_min} minutes ahead of the service's clock is dead-lettered. {limits}"
-            ),
-            "contentType": "application/json",
-            "payload": {
-                "oneOf": [
-                    _ref("#/components/schemas/TelemetryReading"),
-                    _ref("#/components/schemas/TelemetryBatch"),
-                ]
-            },
-            "examples": examples["telemetry"],
-            "x-dedupe-key": ["lamp_id", "ts"],
+
+def _telemetry_message(examples: list[dict[str, Any]]) -> dict[str, Any]:
+    skew_min = _minutes(MAX_FUTURE_SKEW)
+    return {
+        "name": "telemetry",
+        "title": "Telemetry",
+        "summary": "Readings of one lamp: one object, or an array of objects.",
+        "description": (
+            "A reading needs `ts` (RFC 3339 with an offset) and at least one measurement; `seq` alone is "
+            "not one. Numbers are JSON numbers (not strings, not booleans, never NaN or Infinity) within "
+            "the ranges of the schema. Fields the contract does not name are kept with the reading. "
+            "An array (1 or more readings) is a batch: each element is judged on its own, so one bad "
+            "reading is dead-lettered without the others. A reading stamped more than "
+            f"{skew_min} minutes ahead of the service's clock is dead-lettered. {_limits_text()}"
+        ),
+        "contentType": "application/json",
+        "payload": {
+            "oneOf": [
+                _ref("#/components/schemas/TelemetryReading"),
+                _ref("#/components/schemas/TelemetryBatch"),
+            ]
         },
-        "event": {
-            "name": "event",
-            "title": "Lamp event",
-            "summary": "Something the controller noticed: a failure, day burning, a repair.",
-            "description": (
-                "`type` is one of "
-                + ", ".join(f"`{e.value}`" for e in EventType)
-                + "; other lower_snake_case names (up to 64 characters) are stored too. `detail` is free text "
-                f"or an object. An event stamped more than {skew_min} minutes ahead is dead-lettered. {limits}"
-            ),
-            "contentType": "application/json",
-            "payload": _ref("#/components/schemas/LampEvent"),
-            "examples": examples["event"],
-            "x-dedupe-key": ["lamp_id", "ts", "type"],
-        },
-        "status": {
-            "name": "status",
-            "title": "Controller status",
-            "summary": f"`{STATUS_ONLINE}` or `{STATUS_OFFLINE}`, plain text, retained.",
-            "description": (
-                f"The controller publishes `{STATUS_ONLINE}` (retained, QoS 1) right after it connects and sets "
-                f"`{STATUS_OFFLINE}` on this topic as its last will (retained, QoS 1), so the broker announces a "
-                f"controller that vanishes. Before a clean disconnect the controller publishes `{STATUS_OFFLINE}` "
-                "itself. Surrounding whitespace is ignored; anything else is dead-lettered."
-            ),
-            "contentType": "text/plain",
-            "payload": _ref("#/components/schemas/LampStatus"),
-            "examples": examples["status"],
-            "x-last-will": {"message": STATUS_OFFLINE, "qos": 1, "retain": True},
-        },
-        "plan": {
-            "name": "plan",
-            "title": "Dimming plan",
-            "summary": "Absolute switch points for at least the next 48 hours.",
-            "description": (
-                "Published by the service, retained, so a controller that (re)connects gets the plan in force at "
-                "once. Each point's `level` (% of full output, 0 = off) holds from its `at` (UTC) until the next "
-                "point. Before the first point and after the last the controller runs its local default "
-                "(full output from dusk to dawn). A plan covers at least "
-                f"{horizon_h} hours from `generated_at`. `version` increases with every change of the lamp's plan; "
-                "a controller answers every plan it receives on the plan/ack topic."
-            ),
-            "contentType": "application/json",
-            "payload": _ref("#/components/schemas/Plan"),
-            "examples": examples["plan"],
-        },
-        "planAck": {
-            "name": "planAck",
-            "title": "Plan acknowledgement",
-            "summary": "The controller's answer to a plan: applied or rejected, with a reason.",
-            "description": (
-                "Sent for every plan received, including a redelivered one. `version` is the plan's version; "
-                "`reason` says why a plan was rejected (at most 1000 characters)."
-            ),
-            "contentType": "application/json",
-            "payload": _ref("#/components/schemas/PlanAck"),
-            "examples": examples["planAck"],
-            "x-dedupe-key": ["lamp_id", "version", "status"],
-        },
+        "examples": examples,
+        "x-dedupe-key": ["lamp_id", "ts"],
     }
 
-    channel_text = {
-        "telemetry": "Readings from one lamp controller.",
-        "event": "Events from one lamp controller.",
-        "status": "Online/offline state of one lamp controller, retained, with the last will.",
-        "plan": "The dimming plan in force for one lamp, retained.",
-        "planAck": "The controller's answers to plans.",
+
+def _event_message(examples: list[dict[str, Any]]) -> dict[str, Any]:
+    skew_min = _minutes(MAX_FUTURE_SKEW)
+    return {
+        "name": "event",
+        "title": "Lamp event",
+        "summary": "Something the controller noticed: a failure, day burning, a repair.",
+        "description": (
+            "`type` is one of "
+            + ", ".join(f"`{e.value}`" for e in EventType)
+            + "; other lower_snake_case names (up to 64 characters) are stored too. `detail` is free text "
+            f"or an object. An event stamped more than {skew_min} minutes ahead is dead-lettered. {_limits_text()}"
+        ),
+        "contentType": "application/json",
+        "payload": _ref("#/components/schemas/LampEvent"),
+        "examples": examples,
+        "x-dedupe-key": ["lamp_id", "ts", "type"],
     }
+
+
+def _status_message(examples: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "name": "status",
+        "title": "Controller status",
+        "summary": f"`{STATUS_ONLINE}` or `{STATUS_OFFLINE}`, plain text, retained.",
+        "description": (
+            f"The controller publishes `{STATUS_ONLINE}` (retained, QoS 1) right after it connects and sets "
+            f"`{STATUS_OFFLINE}` on this topic as its last will (retained, QoS 1), so the broker announces a "
+            f"controller that vanishes. Before a clean disconnect the controller publishes `{STATUS_OFFLINE}` "
+            "itself. Surrounding whitespace is ignored; anything else is dead-lettered."
+        ),
+        "contentType": "text/plain",
+        "payload": _ref("#/components/schemas/LampStatus"),
+        "examples": examples,
+        "x-last-will": {"message": STATUS_OFFLINE, "qos": 1, "retain": True},
+    }
+
+
+def _plan_message(examples: list[dict[str, Any]]) -> dict[str, Any]:
+    horizon_h = int(PLAN_MIN_HORIZON.total_seconds() // 3600)
+    return {
+        "name": "plan",
+        "title": "Dimming plan",
+        "summary": "Absolute switch points for at least the next 48 hours.",
+        "description": (
+            "Published by the service, retained, so a controller that (re)connects gets the plan in force at "
+            "once. Each point's `level` (% of full output, 0 = off) holds from its `at` (UTC) until the next "
+            "point. Before the first point and after the last the controller runs its local default "
+            "(full output from dusk to dawn). A plan covers at least "
+            f"{horizon_h} hours from `generated_at`. `version` increases with every change of the lamp's plan; "
+            "a controller answers every plan it receives on the plan/ack topic."
+        ),
+        "contentType": "application/json",
+        "payload": _ref("#/components/schemas/Plan"),
+        "examples": examples,
+    }
+
+
+def _plan_ack_message(examples: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "name": "planAck",
+        "title": "Plan acknowledgement",
+        "summary": "The controller's answer to a plan: applied or rejected, with a reason.",
+        "description": (
+            "Sent for every plan received, including a redelivered one. `version` is the plan's version; "
+            "`reason` says why a plan was rejected (at most 1000 characters)."
+        ),
+        "contentType": "application/json",
+        "payload": _ref("#/components/schemas/PlanAck"),
+        "examples": examples,
+        "x-dedupe-key": ["lamp_id", "version", "status"],
+    }
+
+
+def _messages() -> dict[str, Any]:
+    examples = message_examples()
+    return {
+        "telemetry": _telemetry_message(examples["telemetry"]),
+        "event": _event_message(examples["event"]),
+        "status": _status_message(examples["status"]),
+        "plan": _plan_message(examples["plan"]),
+        "planAck": _plan_ack_message(examples["planAck"]),
+    }
+
+
+_CHANNEL_TEXT = {
+    "telemetry": "Readings from one lamp controller.",
+    "event": "Events from one lamp controller.",
+    "status": "Online/offline state of one lamp controller, retained, with the last will.",
+    "plan": "The dimming plan in force for one lamp, retained.",
+    "planAck": "The controller's answers to plans.",
+}
+
+
+def _channels(topics: Topics) -> dict[str, Any]:
     channels = {}
     for channel_id, (kind, message_id, _retained) in CHANNELS.items():
         channels[channel_id] = {
             "address": topics.lamp(_LAMP_ID, kind),
             "title": kind.value,
-            "description": channel_text[channel_id],
+            "description": _CHANNEL_TEXT[channel_id],
             "messages": {message_id: _ref(f"#/components/messages/{message_id}")},
             "parameters": {"lamp_id": _ref("#/components/parameters/lamp_id")},
         }
+    return channels
 
-    def operation(action: str, channel_id: str, summary: str, description: str) -> dict[str, Any]:
-        _kind, message_id, retained = CHANNELS[channel_id]
-        return {
-            "action": action,
-            "channel": _ref(f"#/channels/{channel_id}"),
-            "summary": summary,
-            "description": description,
-            "messages": [_ref(f"#/channels/{channel_id}/messages/{message_id}")],
-            "bindings": {"mqtt": {"qos": 1, "retain": retained, "bindingVersion": MQTT_BINDING_VERSION}},
-        }
 
-    operations = {
-        "receiveTelemetry": operation(
+def _operation(action: str, channel_id: str, summary: str, description: str) -> dict[str, Any]:
+    _kind, message_id, retained = CHANNELS[channel_id]
+    return {
+        "action": action,
+        "channel": _ref(f"#/channels/{channel_id}"),
+        "summary": summary,
+        "description": description,
+        "messages": [_ref(f"#/channels/{channel_id}/messages/{message_id}")],
+        "bindings": {"mqtt": {"qos": 1, "retain": retained, "bindingVersion": MQTT_BINDING_VERSION}},
+    }
+
+
+def _ingest_note(topics: Topics, kind: TopicKind, dedupe: str) -> str:
+    return (
+        "The ingester subscribes with a persistent session and acknowledges a message only after the "
+        "database commit; several ingesters share the load through the shared subscription "
+        f"`{topics.subscription(kind, '<group>')}`. QoS 1, at least once: a message can arrive twice; {dedupe}."
+    )
+
+
+def _operations(topics: Topics) -> dict[str, Any]:
+    return {
+        "receiveTelemetry": _operation(
             "receive",
             "telemetry",
             "The service stores readings.",
-            ingest_note(TopicKind.TELEMETRY, "a reading is stored once per (lamp_id, ts)"),
+            _ingest_note(topics, TopicKind.TELEMETRY, "a reading is stored once per (lamp_id, ts)"),
         ),
-        "receiveEvent": operation(
+        "receiveEvent": _operation(
             "receive",
             "event",
             "The service stores events.",
-            ingest_note(TopicKind.EVENT, "an event is stored once per (lamp_id, ts, type)"),
+            _ingest_note(topics, TopicKind.EVENT, "an event is stored once per (lamp_id, ts, type)"),
         ),
-        "receiveStatus": operation(
+        "receiveStatus": _operation(
             "receive",
             "status",
             "The service tracks which controllers are online.",
             "Controllers publish retained, with the offline last will. "
-            + ingest_note(TopicKind.STATUS, "the service keeps the latest state per lamp, so a repeat changes nothing"),
+            + _ingest_note(
+                topics, TopicKind.STATUS, "the service keeps the latest state per lamp, so a repeat changes nothing"
+            ),
         ),
-        "receivePlanAck": operation(
+        "receivePlanAck": _operation(
             "receive",
             "planAck",
             "The service records controllers' answers to plans.",
-            ingest_note(TopicKind.PLAN_ACK, "an answer is stored once per (lamp_id, version, status)"),
+            _ingest_note(topics, TopicKind.PLAN_ACK, "an answer is stored once per (lamp_id, version, status)"),
         ),
         "sendPlan": {
-            **operation(
+            **_operation(
                 "send",
                 "plan",
                 "The service pushes a lamp's dimming plan.",
@@ -359,80 +318,102 @@ def build_asyncapi(prefix: str = DEFAULT_TOPIC_PREFIX) -> dict[str, Any]:
         },
     }
 
+
+def _info() -> dict[str, Any]:
+    skew_min = _minutes(MAX_FUTURE_SKEW)
+    delivery = (
+        "QoS 1, at least once: a message can arrive twice, so the service stores each reading once per "
+        "(lamp_id, ts), each event once per (lamp_id, ts, type) and each answer to a plan once per "
+        "(lamp_id, version, status): resending is always safe."
+    )
+    return {
+        "title": "Streetlight MQTT contract",
+        "version": CONTRACT_VERSION,
+        "description": (
+            "Lamp controllers report telemetry, events and their status over MQTT; the service stores them "
+            "and pushes dimming plans back. Generated from `core/contract.py` by `core/asyncapi.py`; "
+            f"regenerate with `{REGENERATE_COMMAND}`. The guide for integrators is `docs/mqtt.md`.\n\n"
+            f"- {_limits_text()}\n"
+            f"- Timestamps are RFC 3339 strings with an offset; one more than {skew_min} minutes ahead of the "
+            "service's clock is a controller clock fault and is dead-lettered.\n"
+            f"- Delivery: {delivery}\n"
+            "- What the service cannot store becomes a dead letter with a reason code; messages from lamp ids "
+            "not in the inventory are listed for commissioning."
+        ),
+        "license": {"name": "Apache-2.0"},
+        "x-limits": {
+            "maxPayloadBytes": MAX_PAYLOAD_BYTES,
+            "maxFutureSkewSeconds": int(MAX_FUTURE_SKEW.total_seconds()),
+            "planMinHorizonSeconds": int(PLAN_MIN_HORIZON.total_seconds()),
+        },
+    }
+
+
+def _servers() -> dict[str, Any]:
+    return {
+        "production": {
+            "host": "{broker_host}:8883",
+            "protocol": "mqtts",
+            "protocolVersion": "3.1.1",
+            "description": (
+                "The town's broker, TLS only. Each controller has its own credentials and may publish and "
+                "subscribe only under its own lamp id."
+            ),
+            "variables": {
+                "broker_host": {
+                    "description": "Host name of the town's broker.",
+                    "examples": ["mqtt.town.example"],
+                }
+            },
+            "security": [_ref("#/components/securitySchemes/controllerCredentials")],
+        },
+        "development": {
+            "host": "localhost:1883",
+            "protocol": "mqtt",
+            "protocolVersion": "3.1.1",
+            "description": "A local broker for development and tests, no TLS and no credentials.",
+        },
+    }
+
+
+def _components() -> dict[str, Any]:
+    return {
+        "schemas": _schemas(),
+        "messages": _messages(),
+        "parameters": {
+            "lamp_id": {
+                "description": (
+                    f"The lamp's id in the inventory: 1 to 64 letters, digits, `_`, `.` or `-` "
+                    f"(pattern `{LAMP_ID_PATTERN}`). Topics with other ids are not accepted."
+                ),
+                "examples": ["L-0001", "rue-de-la-gare.12"],
+                "x-pattern": LAMP_ID_PATTERN,
+            }
+        },
+        "securitySchemes": {
+            "controllerCredentials": {
+                "type": "userPassword",
+                "description": (
+                    "One user name and password per controller, over TLS; the broker's access list lets it "
+                    "publish its own telemetry, event, status and plan/ack topics and subscribe to its own "
+                    "plan topic only."
+                ),
+            }
+        },
+    }
+
+
+def build_asyncapi(prefix: str = DEFAULT_TOPIC_PREFIX) -> dict[str, Any]:
+    """The AsyncAPI 3.0.0 document of the contract under topic `prefix`, from the service's point of view."""
+    topics = Topics(prefix)  # refuses a malformed prefix
     return {
         "asyncapi": ASYNCAPI_VERSION,
-        "info": {
-            "title": "Streetlight MQTT contract",
-            "version": CONTRACT_VERSION,
-            "description": (
-                "Lamp controllers report telemetry, events and their status over MQTT; the service stores them "
-                "and pushes dimming plans back. Generated from `core/contract.py` by `core/asyncapi.py`; "
-                f"regenerate with `{REGENERATE_COMMAND}`. The guide for integrators is `docs/mqtt.md`.\n\n"
-                f"- {limits}\n"
-                f"- Timestamps are RFC 3339 strings with an offset; one more than {skew_min} minutes ahead of the "
-                "service's clock is a controller clock fault and is dead-lettered.\n"
-                f"- Delivery: {delivery}\n"
-                "- What the service cannot store becomes a dead letter with a reason code; messages from lamp ids "
-                "not in the inventory are listed for commissioning."
-            ),
-            "license": {"name": "Apache-2.0"},
-            "x-limits": {
-                "maxPayloadBytes": MAX_PAYLOAD_BYTES,
-                "maxFutureSkewSeconds": int(MAX_FUTURE_SKEW.total_seconds()),
-                "planMinHorizonSeconds": int(PLAN_MIN_HORIZON.total_seconds()),
-            },
-        },
+        "info": _info(),
         "defaultContentType": "application/json",
-        "servers": {
-            "production": {
-                "host": "{broker_host}:8883",
-                "protocol": "mqtts",
-                "protocolVersion": "3.1.1",
-                "description": (
-                    "The town's broker, TLS only. Each controller has its own credentials and may publish and "
-                    "subscribe only under its own lamp id."
-                ),
-                "variables": {
-                    "broker_host": {
-                        "description": "Host name of the town's broker.",
-                        "examples": ["mqtt.town.example"],
-                    }
-                },
-                "security": [_ref("#/components/securitySchemes/controllerCredentials")],
-            },
-            "development": {
-                "host": "localhost:1883",
-                "protocol": "mqtt",
-                "protocolVersion": "3.1.1",
-                "description": "A local broker for development and tests, no TLS and no credentials.",
-            },
-        },
-        "channels": channels,
-        "operations": operations,
-        "components": {
-            "schemas": schemas,
-            "messages": messages,
-            "parameters": {
-                "lamp_id": {
-                    "description": (
-                        f"The lamp's id in the inventory: 1 to 64 letters, digits, `_`, `.` or `-` "
-                        f"(pattern `{LAMP_ID_PATTERN}`). Topics with other ids are not accepted."
-                    ),
-                    "examples": ["L-0001", "rue-de-la-gare.12"],
-                    "x-pattern": LAMP_ID_PATTERN,
-                }
-            },
-            "securitySchemes": {
-                "controllerCredentials": {
-                    "type": "userPassword",
-                    "description": (
-                        "One user name and password per controller, over TLS; the broker's access list lets it "
-                        "publish its own telemetry, event, status and plan/ack topics and subscribe to its own "
-                        "plan topic only."
-                    ),
-                }
-            },
-        },
+        "servers": _servers(),
+        "channels": _channels(topics),
+        "operations": _operations(topics),
+        "components": _components(),
     }
 
 

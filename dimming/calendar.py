@@ -1,14 +1,9 @@
 """Calendar exceptions: nights that follow another profile, and on which dates they apply.
 
-An exception applies to the night that starts on a matching town-local date (the
-evening of 31 December is New Year's Eve's night, even after midnight). Kinds:
-
-- `dates`: every night from start_date to end_date, both included;
-- `weekdays`: nights starting on the given ISO weekdays (1 = Monday ... 7 = Sunday),
-  optionally only between start_date and end_date;
-- `yearly`: every year from start_day to end_day ("MM-DD", both included); the range
-  may wrap the year end ("12-24" to "01-01"). Public holidays on fixed dates are yearly
-  exceptions of one day; those that move (Easter Monday, Ascension) are `dates`.
+An exception applies to the night that starts on a matching town-local date (the evening
+of 31 December is New Year's Eve's night, even after midnight). Its kind is `dates`,
+`weekdays` (ISO 1 = Monday) or `yearly` ("MM-DD" to "MM-DD", may wrap the year end);
+docs/dimming.md ("Who follows which profile") has the details.
 """
 
 from __future__ import annotations
@@ -41,7 +36,7 @@ class CalendarException:
 
 
 def month_day(text: str) -> tuple[int, int]:
-    """"MM-DD" as (month, day); ValueError naming the problem."""
+    """ "MM-DD" as (month, day); ValueError naming the problem."""
     if not _MONTH_DAY_RE.match(text):
         raise ValueError(f"{text!r} is not a day of the year as MM-DD")
     month, day = int(text[:2]), int(text[3:])
@@ -53,8 +48,10 @@ def month_day(text: str) -> tuple[int, int]:
 def matches(exception: CalendarException, day: date) -> bool:
     """Whether the exception applies to the night that starts on local date `day`."""
     if exception.kind == "dates":
-        return exception.start_date is not None and exception.end_date is not None and (
-            exception.start_date <= day <= exception.end_date
+        return (
+            exception.start_date is not None
+            and exception.end_date is not None
+            and (exception.start_date <= day <= exception.end_date)
         )
     if exception.kind == "weekdays":
         if exception.start_date is not None and day < exception.start_date:

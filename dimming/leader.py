@@ -73,9 +73,9 @@ class Leadership:
                 keepalives_interval=5,
                 keepalives_count=3,
             )
-        self._held = bool(
-            self._conn.execute("SELECT pg_try_advisory_lock(%s)", (SCHEDULER_LOCK_KEY,)).fetchone()[0]
-        )
+        row = self._conn.execute("SELECT pg_try_advisory_lock(%s)", (SCHEDULER_LOCK_KEY,)).fetchone()
+        assert row is not None, "a SELECT of one value returns one row"
+        self._held = bool(row[0])
         return self._held
 
     def still_held(self) -> bool:

@@ -1,13 +1,9 @@
 """Dimming profiles: the steps of a night and the rules they must follow.
 
-A step sets the light level from its instant until the next step. Its instant is
-either a town-local clock time ("23:00"; a time before noon belongs to the morning
-after) or an offset in minutes from dusk or dawn, where which twilight counts as
-dusk and dawn is the profile's `twilight` setting. Outside its steps the lamp is off.
-
-Steps are checked by `validate_profile`, not by the models, so that every problem
-of a profile is reported at once, each naming its step (counted from 1, as the
-console shows them).
+A step sets the light level from its instant, a town-local clock time or an offset from
+dusk or dawn, until the next step (docs/dimming.md, "Profiles"). Steps are checked by
+`validate_profile`, not by the models, so that every problem of a profile is reported at
+once, each naming its step (counted from 1, as the console shows them).
 """
 
 from __future__ import annotations
@@ -15,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import time
-from typing import Literal
+from typing import Literal, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -29,6 +25,8 @@ STEPS_PARSE_LIMIT = 200
 _CLOCK_RE = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
 # Clock times from noon on are in the evening the night starts; before noon, the morning after.
 NIGHT_SPLIT = time(12, 0)
+# Inside `Step`, `time` names the step's field, so its methods annotate with this alias.
+TimeOfDay: TypeAlias = time
 
 
 class Step(BaseModel):
@@ -47,7 +45,7 @@ class Step(BaseModel):
     time: str | None = Field(None, description="HH:MM, town local time; before 12:00 means the morning after")
     level: int = Field(description="Light level from this step on, 0-100 % (0 = off)")
 
-    def clock_time(self) -> time:
+    def clock_time(self) -> TimeOfDay:
         """The step's clock time (clock steps that passed validation only)."""
         match = _CLOCK_RE.match(self.time or "")
         if match is None:
@@ -146,8 +144,9 @@ def _step_errors(number: int, step: Step, min_level: int) -> list[StepError]:
         errors.append(StepError(number, f"{prefix}: level {step.level} is outside 0-100", "level"))
     elif 0 < step.level < min_level:
         errors.append(
-            StepError(number, f"{prefix}: level {step.level} is below the minimum of {min_level} % (0 switches off)",
-                      "level")
+            StepError(
+                number, f"{prefix}: level {step.level} is below the minimum of {min_level} % (0 switches off)", "level"
+            )
         )
     return errors
 
@@ -211,9 +210,13 @@ def validate_profile(spec: ProfileSpec, *, min_level: int, max_steps: int) -> No
         last, number = spec.steps[-1], len(spec.steps)
         if last.anchor == "dawn" and (last.offset_min or 0) >= 0 and last.level > 0:
             errors.append(
-                StepError(number, f"step {number}: the night ends with its last dawn step, so a last step at or"
-                          " after dawn must switch the lamp off (level 0)", "level")
+                StepError(
+                    number,
+                    f"step {number}: the night ends with its last dawn step, so a last step at or"
+                    " after dawn must switch the lamp off (level 0)",
+                    "level",
+                )
             )
     if errors:
-        errors.sort(key=lambda error: (error.step or 0))
+        errors.sort(key=lambda error: error.step or 0)
         raise ProfileError(errors)

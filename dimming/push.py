@@ -11,7 +11,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from pydantic import TypeAdapter
@@ -87,9 +87,7 @@ def levels_differ(old: Points, new: Points) -> bool:
     return any(level_at(old, at) != level_at(new, at) for at in instants)
 
 
-def push_reason(
-    latest: LatestPlan | None, new_points: Points, now: datetime, horizon: timedelta
-) -> PushReason | None:
+def push_reason(latest: LatestPlan | None, new_points: Points, now: datetime, horizon: timedelta) -> PushReason | None:
     """Why the lamp needs a new version now, or None when its latest plan still serves."""
     return ChangeDetector(now, horizon).reason(latest, new_points)
 
@@ -164,13 +162,13 @@ class PlanEncoder:
             fragment = _POINTS_JSON.dump_json(plan.points)
             self._fragments[points] = fragment
         self._by_identity[id(points)] = (points, fragment)
-        stamp = generated_at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        stamp = generated_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         return b'{"version":%d,"generated_at":"%s","points":%s}' % (version, stamp.encode(), fragment)
 
 
 def generation_time(now: datetime) -> datetime:
     """A plan's generated_at: now, to the second, in UTC."""
-    return now.astimezone(timezone.utc).replace(microsecond=0)
+    return now.astimezone(UTC).replace(microsecond=0)
 
 
 def covers_min_horizon(generated_at: datetime, points: Points) -> bool:

@@ -181,12 +181,13 @@ def push_status(
     offset: int = 0,
 ) -> PushStatusPage:
     """Counts of lamps per state, and a page of the lamps in `states` (all states if None), by lamp id."""
+    listed = [s.value for s in (states or list(PushState))]
     params = {
         "planned_states": list(PLANNED_STATES),
         "now": now,
         "runs_out": RUNS_OUT_WITHIN,
         "pending_for": PENDING_FOR,
-        "states": [s.value for s in (states or list(PushState))],
+        "states": listed,
         "limit": limit,
         "offset": offset,
     }
@@ -201,6 +202,5 @@ def push_status(
             params,
         )
         items = [LampPushStatus(**(row | {"state": PushState(row["state"])})) for row in cur.fetchall()]
-    total = sum(counts[PushState(s)] for s in params["states"])
+    total = sum(counts[PushState(s)] for s in listed)
     return PushStatusPage(counts, total, items)
-

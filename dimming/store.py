@@ -1,11 +1,10 @@
 """Dimming data in the database: profiles and their versions, assignments, the calendar, overrides.
 
-Reading for the scheduler: `load_config` and `load_lamps`. Changing (the API): the
-functions below, which never commit (the caller's transaction does) and each end with
-`pg_notify('streetlight_dimming', what)`, so that the plan scheduler hears of the
-change when it commits, and not before. Records are plain dicts shaped as the API
-shows them (`id` is the record's own id). A profile handed to `create_profile` or
-`update_profile` must have passed `dimming.profiles.validate_profile`.
+The scheduler reads with `load_config` and `load_lamps`. The changes never commit (the
+caller's transaction does) and each ends with `pg_notify('streetlight_dimming', what)`, so the
+scheduler hears of a change only once it commits. Records are plain dicts shaped as the API
+shows them (`id` is the record's own); a profile handed to `create_profile` or `update_profile`
+must have passed `validate_profile`.
 """
 
 from __future__ import annotations
@@ -25,8 +24,13 @@ NOTIFY_CHANNEL = "streetlight_dimming"
 # Lamps whose controllers are installed: they get plans (a faulty lamp's controller still runs one).
 PLANNED_STATES = ("in_service", "faulty", "under_repair")
 # The lamps column that holds each kind of target.
-TARGET_COLUMNS = {"lamp": "lamp_id", "group": "group_name", "street": "street", "circuit": "circuit",
-                  "lighting_class": "lighting_class"}
+TARGET_COLUMNS = {
+    "lamp": "lamp_id",
+    "group": "group_name",
+    "street": "street",
+    "circuit": "circuit",
+    "lighting_class": "lighting_class",
+}
 
 
 class StoreError(Exception):
@@ -64,7 +68,17 @@ def _row(conn: psycopg.Connection, query: str, params: Any = None) -> dict[str, 
         return cur.execute(query, params).fetchone()
 
 
+def _inserted_id(conn: psycopg.Connection, query: str, params: Any = None) -> int:
+    """The `id` an INSERT ... RETURNING ... AS id gives back."""
+    row = _row(conn, query, params)
+    assert row is not None, "an INSERT ... RETURNING always returns its row"
+    return row["id"]
+
+
 # --- for the scheduler --------------------------------------------------------------
+
+# An override record's fields in the order of `resolve.Override`'s.
+_OVERRIDE_FIELDS = ("id", "target_kind", "target", "level", "starts_at", "expires_at", "reason", "created_by")
 
 
 def load_lamps(conn: psycopg.Connection) -> list[Lamp]:
@@ -87,15 +101,10 @@ def load_config(conn: psycopg.Connection, now: datetime) -> DimmingConfig:
         for row in _rows(conn, _PROFILE_QUERY + " AND p.retired_at IS NULL")
     }
     assignments = tuple(
-        Assignment(row["id"], row["target_kind"], row["target"], row["profile_id"])
-        for row in list_assignments(conn)
+        Assignment(row["id"], row["target_kind"], row["target"], row["profile_id"]) for row in list_assignments(conn)
     )
     exceptions = tuple(_exception(row) for row in list_exceptions(conn))
-    overrides = tuple(
-        Override(row["id"], row["target_kind"], row["target"], row["level"], row["starts_at"], row["expires_at"],
-                 row["reason"], row["created_by"])
-        for row in list_overrides(conn, active_at=now)
-    )
+    overrides = tuple(Override(*(row[k] for k in _OVERRIDE_FIELDS)) for row in list_overrides(conn, active_at=now))
     return DimmingConfig(profiles, assignments, exceptions, overrides)
 
 
@@ -169,10 +178,14 @@ def profile_versions(conn: psycopg.Connection, profile_id: int) -> list[dict[str
 
 
 def _name_taken(conn: psycopg.Connection, name: str, except_id: int | None = None) -> bool:
-    return _row(
-        conn, "SELECT 1 AS taken FROM dimming_profiles WHERE name = %s AND profile_id IS DISTINCT FROM %s",
-        (name, except_id),
-    ) is not None
+    return (
+        _row(
+            conn,
+            "SELECT 1 AS taken FROM dimming_profiles WHERE name = %s AND profile_id IS DISTINCT FROM %s",
+            (name, except_id),
+        )
+        is not None
+    )
 
 
 def _steps_json(spec: ProfileSpec) -> Jsonb:
@@ -190,10 +203,11 @@ def _write_version(conn: psycopg.Connection, profile_id: int, version: int, spec
 def create_profile(conn: psycopg.Connection, spec: ProfileSpec, actor: str) -> dict[str, Any]:
     if _name_taken(conn, spec.name):
         raise Conflict(f"a profile named {spec.name!r} already exists", "name")
-    profile_id = _row(
-        conn, "INSERT INTO dimming_profiles (name, updated_by) VALUES (%s, %s) RETURNING profile_id AS id",
+    profile_id = _inserted_id(
+        conn,
+        "INSERT INTO dimming_profiles (name, updated_by) VALUES (%s, %s) RETURNING profile_id AS id",
         (spec.name, actor),
-    )["id"]
+    )
     _write_version(conn, profile_id, 1, spec, actor)
     notify(conn, f"profile:{profile_id}")
     return get_profile(conn, profile_id)
@@ -324,14 +338,14 @@ def assign(
     check_target(conn, target_kind, target)
     _usable_profile(conn, profile_id)
     before = _row(conn, _ASSIGNMENT_QUERY + " WHERE a.target_kind = %s AND a.target = %s", (target_kind, target))
-    assignment_id = _row(
+    assignment_id = _inserted_id(
         conn,
         """INSERT INTO dimming_assignments (target_kind, target, profile_id, created_by) VALUES (%s, %s, %s, %s)
            ON CONFLICT (target_kind, target)
            DO UPDATE SET profile_id = EXCLUDED.profile_id, created_at = now(), created_by = EXCLUDED.created_by
            RETURNING assignment_id AS id""",
         (target_kind, target, profile_id, actor),
-    )["id"]
+    )
     notify(conn, f"assignment:{assignment_id}")
     return before, get_assignment(conn, assignment_id)
 
@@ -356,7 +370,7 @@ _EXCEPTION_QUERY = """
 EXCEPTION_FIELDS = (
     "name", "profile_id", "kind", "start_date", "end_date", "weekdays", "start_day", "end_day",
     "target_kind", "target", "priority",
-)
+)  # fmt: skip
 
 
 def list_exceptions(conn: psycopg.Connection) -> list[dict[str, Any]]:
@@ -382,7 +396,7 @@ def _exception_values(conn: psycopg.Connection, values: dict[str, Any]) -> dict[
 def create_exception(conn: psycopg.Connection, values: dict[str, Any], actor: str) -> dict[str, Any]:
     """`values`: EXCEPTION_FIELDS, their dates already checked (dimming.calendar.check)."""
     values = _exception_values(conn, values)
-    exception_id = _row(
+    exception_id = _inserted_id(
         conn,
         """INSERT INTO dimming_calendar (name, profile_id, kind, start_date, end_date, weekdays, start_day, end_day,
                                          target_kind, target, priority, created_by)
@@ -390,7 +404,7 @@ def create_exception(conn: psycopg.Connection, values: dict[str, Any], actor: st
                    %(end_day)s, %(target_kind)s, %(target)s, %(priority)s, %(actor)s)
            RETURNING exception_id AS id""",
         values | {"actor": actor},
-    )["id"]
+    )
     notify(conn, f"calendar:{exception_id}")
     return get_exception(conn, exception_id)
 
@@ -463,19 +477,17 @@ def create_override(
     check_target(conn, target_kind, target)
     if expires_at <= starts_at:
         raise InvalidTarget("expires_at must be after starts_at", "expires_at")
-    override_id = _row(
+    override_id = _inserted_id(
         conn,
         """INSERT INTO dimming_overrides (target_kind, target, level, starts_at, expires_at, reason, created_by)
            VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING override_id AS id""",
         (target_kind, target, level, starts_at, expires_at, reason, actor),
-    )["id"]
+    )
     notify(conn, f"override:{override_id}")
     return get_override(conn, override_id)
 
 
-def cancel_override(
-    conn: psycopg.Connection, override_id: int, actor: str
-) -> tuple[dict[str, Any], dict[str, Any]]:
+def cancel_override(conn: psycopg.Connection, override_id: int, actor: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """End an override now; cancelling twice changes nothing."""
     before = get_override(conn, override_id, for_update=True)
     if before["cancelled_at"] is not None:
@@ -486,4 +498,3 @@ def cancel_override(
     )
     notify(conn, f"override:{override_id}")
     return before, get_override(conn, override_id)
-

@@ -1,21 +1,10 @@
 """Dusk and dawn for a place and a night, with the astral library.
 
-The night of local date D runs from the dusk after solar noon of D to the dawn
-before solar noon of D + 1; working from solar noon rather than from the clock keeps
-nights right where sunset falls after local midnight, and across daylight-saving
-changes (all results are UTC instants).
-
-Where the sun does not cross the twilight threshold (above the Arctic and Antarctic
-circles) the rule is:
-
-- midnight sun, or (civil twilight) a night that never gets darker than civil
-  twilight: `polar="day"`, no dusk and no dawn; the lamp stays off that night;
-- polar night: `polar="night"`; the missing dusk or dawn falls back to civil
-  twilight (for a sunset/sunrise profile) and, where the sun does not even reach
-  civil twilight, to solar noon, so that the lamp is lit through the whole polar night.
-
-Times are rounded to the whole minute: no computed sunset is more precise than that
-for a street (refraction, hills and buildings move it by minutes).
+The night of local date D runs from the dusk after solar noon of D to the dawn before solar
+noon of D + 1, so a sunset after local midnight stays in its evening. Under the midnight sun
+there is no dusk (`polar="day"`); in the polar night (`polar="night"`) the missing times fall
+back to civil twilight, then to solar noon. Results are UTC instants rounded to the minute;
+docs/dimming.md ("High latitudes") has the details.
 """
 
 from __future__ import annotations
@@ -113,6 +102,7 @@ def _night(lat: float, lon: float, day: date, twilight: Twilight) -> NightTimes:
     else:
         dusk = dusk or noon_today
         dawn = dawn or noon_next
+    assert dusk is not None and dawn is not None, "a civil night that is not polar day has both"
     return NightTimes(_to_minute(dusk), _to_minute(dawn), "night")
 
 

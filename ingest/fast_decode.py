@@ -1,32 +1,22 @@
 """A fast path for the commonest message: one well-formed reading on a telemetry topic. Pure.
 
-`decode_fast` returns what `decode.decode_message` returns (the same rows, the same
-dead letters), only sooner. The full path builds a `TelemetryReading` model, whose
-Python validators (the timestamp's shape, "at least one measurement") and object
-construction cost more than the validation itself. The fast path validates the
-payload with pydantic against a plain typed dict made from the model's own fields,
-types and bounds (so every type and range check is the contract's, done by the same
-engine), then does the model's two Python checks itself and builds the row. It
-takes a message only when it can vouch for all of it: a JSON object that passes
-that validation, whose `ts` is a plain RFC 3339 date-time no more than 5 minutes
-ahead, with at least one measurement. For anything else (a batch, a doubt, an error
-of any kind) it hands the message to `decode_message`, so that every dead letter and
-its reason come from the contract's validation. The fast path never rejects
-anything; at worst it declines.
-
-If `TelemetryReading` gains a validator or a setting this module does not know,
-importing it fails with the name of what is new, rather than accepting what the
-contract would refuse.
+`decode_fast` returns what `decode.decode_message` returns, only sooner: it validates the
+payload against a typed dict made from `TelemetryReading`'s own fields and bounds, does the
+model's two Python checks itself and builds the row without a model object. It never
+rejects; anything it cannot vouch for goes to the full path, so every dead letter comes from
+the contract. Importing fails if `TelemetryReading` gains a validator or setting unknown here.
 """
 
 from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, NotRequired
 
 from pydantic import ConfigDict, TypeAdapter, ValidationError
-from typing_extensions import NotRequired, TypedDict
+
+# pydantic needs typing_extensions' TypedDict (not typing's) before Python 3.12.
+from typing_extensions import TypedDict
 
 from core.contract import MAX_PAYLOAD_BYTES, MEASUREMENT_FIELDS, TelemetryReading, TopicKind, is_too_far_in_future
 from ingest.decode import READING_COLUMNS, Decoded, ReadingRow, TopicCache, decode_message
@@ -43,7 +33,7 @@ _PLAIN_TS = re.compile(
 # What the fast path knows of the contract; anything else makes the import fail.
 _KNOWN_FIELD_VALIDATORS = {"_check_ts"}  # done here: `ts` must be a string of the plain shape
 _KNOWN_MODEL_VALIDATORS = {"_has_a_measurement"}  # done here
-_KNOWN_CONFIG = {"strict": True, "allow_inf_nan": False, "extra": "allow"}
+_KNOWN_CONFIG = ConfigDict(strict=True, allow_inf_nan=False, extra="allow")
 
 
 def _check_contract() -> None:
@@ -56,7 +46,8 @@ def _check_contract() -> None:
     )
     if unknown:
         raise ImportError(f"ingest.fast_decode does not know the TelemetryReading validators {sorted(unknown)}")
-    config = {key: TelemetryReading.model_config.get(key) for key in _KNOWN_CONFIG}
+    model_config: dict[str, Any] = dict(TelemetryReading.model_config)
+    config = {key: model_config.get(key) for key in _KNOWN_CONFIG}
     if config != _KNOWN_CONFIG:
         raise ImportError(f"ingest.fast_decode expects TelemetryReading's configuration {_KNOWN_CONFIG}, got {config}")
     if list(TelemetryReading.model_fields) != list(READING_COLUMNS[1:-1]):
@@ -73,8 +64,10 @@ def _reading_dict_adapter() -> TypeAdapter:
     for name, info in TelemetryReading.model_fields.items():
         if name != "ts":
             fields[name] = NotRequired[Annotated[info.annotation, *info.metadata]]
-    reading_dict = TypedDict("ReadingDict", fields)  # type: ignore[operator]
-    reading_dict.__pydantic_config__ = ConfigDict(**_KNOWN_CONFIG)  # type: ignore[attr-defined]
+    # Built at run time from the model's fields, which a static TypedDict cannot express.
+    make_typed_dict: Any = TypedDict
+    reading_dict = make_typed_dict("ReadingDict", fields)
+    reading_dict.__pydantic_config__ = ConfigDict(**_KNOWN_CONFIG)
     return TypeAdapter(reading_dict)
 
 

@@ -107,27 +107,30 @@ STATUS_UPSERT = """INSERT INTO lamp_status (lamp_id, online, changed_at) VALUES 
                    WHERE lamp_status.online IS DISTINCT FROM excluded.online"""
 
 
-def write_batch(conn: psycopg.Connection, messages: list[Message], directory: LampDirectory) -> WriteResult:
-    """Store a batch in one transaction and commit. Raises psycopg errors unchanged."""
-    result = WriteResult()
-    lamp_ids = {m.decoded.lamp_id for m in messages if m.decoded.lamp_id}
-    unknown = directory.resolve(conn, lamp_ids) if lamp_ids else set()
+@dataclass(slots=True)
+class _BatchRows:
+    """A batch's messages sorted by destination table."""
 
-    reading_rows: list[tuple] = []
-    event_rows: list[tuple] = []
-    latest_status: dict[str, tuple[bool, datetime]] = {}
-    ack_rows: list[tuple] = []
-    dead: list[DeadLetter] = []
-    unknown_seen: dict[str, tuple[int, str, datetime]] = {}
+    readings: list[tuple] = field(default_factory=list)
+    events: list[tuple] = field(default_factory=list)
+    latest_status: dict[str, tuple[bool, datetime]] = field(default_factory=dict)
+    acks: list[tuple] = field(default_factory=list)
+    dead: list[DeadLetter] = field(default_factory=list)
+    # lamp id -> (messages, last topic, first received)
+    unknown_seen: dict[str, tuple[int, str, datetime]] = field(default_factory=dict)
 
+
+def _sort_batch(messages: list[Message], unknown: set[str]) -> _BatchRows:
+    rows = _BatchRows()
     for message in messages:
         decoded = message.decoded
         lamp_id = decoded.lamp_id
         too_large = any(d.reason is DeadLetterReason.PAYLOAD_TOO_LARGE for d in decoded.dead_letters)
         if lamp_id in unknown and not too_large:
-            count, _, first = unknown_seen.get(lamp_id, (0, "", message.received_at))
-            unknown_seen[lamp_id] = (count + 1, message.topic, first)
-            dead.append(
+            assert lamp_id is not None
+            count, _, first = rows.unknown_seen.get(lamp_id, (0, "", message.received_at))
+            rows.unknown_seen[lamp_id] = (count + 1, message.topic, first)
+            rows.dead.append(
                 DeadLetter(
                     message.topic,
                     lamp_id,
@@ -138,77 +141,105 @@ def write_batch(conn: psycopg.Connection, messages: list[Message], directory: La
             )
             continue
         if decoded.dead_letters:
-            dead.extend(decoded.dead_letters)
-        for row in decoded.readings:
-            reading_rows.append(row.values)
-        for row in decoded.events:
-            e = row.event
-            event_rows.append((row.lamp_id, e.ts, e.type, json.dumps(e.detail) if e.detail is not None else None))
-        for row in decoded.statuses:
-            latest_status[row.lamp_id] = (row.online, row.received_at)
-        for row in decoded.acks:
-            ack_rows.append((row.lamp_id, row.ack.version, row.ack.status, row.ack.reason))
+            rows.dead.extend(decoded.dead_letters)
+        for reading in decoded.readings:
+            rows.readings.append(reading.values)
+        for event_row in decoded.events:
+            e = event_row.event
+            detail = json.dumps(e.detail) if e.detail is not None else None
+            rows.events.append((event_row.lamp_id, e.ts, e.type, detail))
+        for status in decoded.statuses:
+            rows.latest_status[status.lamp_id] = (status.online, status.received_at)
+        for ack_row in decoded.acks:
+            rows.acks.append((ack_row.lamp_id, ack_row.ack.version, ack_row.ack.status, ack_row.ack.reason))
+    return rows
+
+
+def write_batch(conn: psycopg.Connection, messages: list[Message], directory: LampDirectory) -> WriteResult:
+    """Store a batch in one transaction and commit. Raises psycopg errors unchanged."""
+    result = WriteResult()
+    lamp_ids = {m.decoded.lamp_id for m in messages if m.decoded.lamp_id}
+    unknown = directory.resolve(conn, lamp_ids) if lamp_ids else set()
+    rows = _sort_batch(messages, unknown)
 
     with conn.transaction():
         for ddl in _STAGING_DDL:
             conn.execute(ddl)
-        if reading_rows:
-            result.readings_offered = len(reading_rows)
-            conn.execute("TRUNCATE readings_in")
-            with conn.cursor().copy(f"COPY readings_in ({_COLS}) FROM STDIN (FORMAT BINARY)") as copy:
-                copy.set_types(READING_COPY_TYPES)
-                write_row = copy.write_row
-                for values in reading_rows:
-                    write_row(values)
-            cur = conn.execute(
-                f"INSERT INTO readings ({_COLS}, received_at) SELECT {_COLS}, clock_timestamp() FROM readings_in"
-                " ON CONFLICT (lamp_id, ts) DO NOTHING"
-            )
-            result.readings_inserted = cur.rowcount
-        if event_rows:
-            conn.execute("TRUNCATE events_in")
-            with conn.cursor().copy("COPY events_in (lamp_id, ts, type, detail) FROM STDIN") as copy:
-                for values in event_rows:
-                    copy.write_row(values)
-            new_events = conn.execute(
-                """INSERT INTO events (lamp_id, ts, type, detail)
-                   SELECT lamp_id, ts, type, detail FROM events_in
-                   ON CONFLICT (lamp_id, ts, type) DO NOTHING
-                   RETURNING lamp_id, ts, type"""
-            ).fetchall()
-            result.events_inserted = len(new_events)
-            _apply_event_states(conn, new_events)
-        if latest_status:
+        if rows.readings:
+            result.readings_offered = len(rows.readings)
+            result.readings_inserted = _insert_readings(conn, rows.readings)
+        if rows.events:
+            result.events_inserted = _insert_events(conn, rows.events)
+        if rows.latest_status:
             conn.cursor().executemany(
-                STATUS_UPSERT, [(lid, online, at) for lid, (online, at) in latest_status.items()]
+                STATUS_UPSERT, [(lid, online, at) for lid, (online, at) in rows.latest_status.items()]
             )
-            result.statuses = len(latest_status)
-        if ack_rows:
-            cur = conn.cursor()
-            cur.executemany(
-                """INSERT INTO plan_acks (lamp_id, version, status, reason) VALUES (%s, %s, %s, %s)
-                   ON CONFLICT DO NOTHING""",
-                ack_rows,
-            )
-            cur.executemany(
-                """UPDATE plan_pushes SET ack_status = %s, ack_reason = %s, acked_at = now()
-                   WHERE lamp_id = %s AND version = %s""",
-                [(status, reason, lid, version) for lid, version, status, reason in ack_rows],
-            )
-            result.acks = len(ack_rows)
-        if unknown_seen:
-            conn.cursor().executemany(
-                """INSERT INTO unknown_lamps (lamp_id, first_seen_at, last_seen_at, message_count, last_topic)
-                   VALUES (%s, %s, now(), %s, %s)
-                   ON CONFLICT (lamp_id) DO UPDATE SET last_seen_at = now(),
-                       message_count = unknown_lamps.message_count + excluded.message_count,
-                       last_topic = excluded.last_topic""",
-                [(lid, first, count, topic) for lid, (count, topic, first) in sorted(unknown_seen.items())],
-            )
-        if dead:
-            write_dead_letters(conn, dead)
-            result.dead_letters.update(d.reason.value for d in dead)
+            result.statuses = len(rows.latest_status)
+        if rows.acks:
+            _insert_acks(conn, rows.acks)
+            result.acks = len(rows.acks)
+        if rows.unknown_seen:
+            _record_unknown_lamps(conn, rows.unknown_seen)
+        if rows.dead:
+            write_dead_letters(conn, rows.dead)
+            result.dead_letters.update(d.reason.value for d in rows.dead)
     return result
+
+
+def _insert_readings(conn: psycopg.Connection, reading_rows: list[tuple]) -> int:
+    """COPY the rows into the staging table, then keep the new ones; returns how many were new."""
+    conn.execute("TRUNCATE readings_in")
+    with conn.cursor().copy(f"COPY readings_in ({_COLS}) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types(READING_COPY_TYPES)
+        write_row = copy.write_row
+        for values in reading_rows:
+            write_row(values)
+    cur = conn.execute(
+        f"INSERT INTO readings ({_COLS}, received_at) SELECT {_COLS}, clock_timestamp() FROM readings_in"
+        " ON CONFLICT (lamp_id, ts) DO NOTHING"
+    )
+    return cur.rowcount
+
+
+def _insert_events(conn: psycopg.Connection, event_rows: list[tuple]) -> int:
+    """Store the events not seen before and apply their lamp states; returns how many were new."""
+    conn.execute("TRUNCATE events_in")
+    with conn.cursor().copy("COPY events_in (lamp_id, ts, type, detail) FROM STDIN") as copy:
+        for values in event_rows:
+            copy.write_row(values)
+    new_events = conn.execute(
+        """INSERT INTO events (lamp_id, ts, type, detail)
+           SELECT lamp_id, ts, type, detail FROM events_in
+           ON CONFLICT (lamp_id, ts, type) DO NOTHING
+           RETURNING lamp_id, ts, type"""
+    ).fetchall()
+    _apply_event_states(conn, new_events)
+    return len(new_events)
+
+
+def _insert_acks(conn: psycopg.Connection, ack_rows: list[tuple]) -> None:
+    cur = conn.cursor()
+    cur.executemany(
+        """INSERT INTO plan_acks (lamp_id, version, status, reason) VALUES (%s, %s, %s, %s)
+           ON CONFLICT DO NOTHING""",
+        ack_rows,
+    )
+    cur.executemany(
+        """UPDATE plan_pushes SET ack_status = %s, ack_reason = %s, acked_at = now()
+           WHERE lamp_id = %s AND version = %s""",
+        [(status, reason, lid, version) for lid, version, status, reason in ack_rows],
+    )
+
+
+def _record_unknown_lamps(conn: psycopg.Connection, unknown_seen: dict[str, tuple[int, str, datetime]]) -> None:
+    conn.cursor().executemany(
+        """INSERT INTO unknown_lamps (lamp_id, first_seen_at, last_seen_at, message_count, last_topic)
+           VALUES (%s, %s, now(), %s, %s)
+           ON CONFLICT (lamp_id) DO UPDATE SET last_seen_at = now(),
+               message_count = unknown_lamps.message_count + excluded.message_count,
+               last_topic = excluded.last_topic""",
+        [(lid, first, count, topic) for lid, (count, topic, first) in sorted(unknown_seen.items())],
+    )
 
 
 def write_dead_letters(conn: psycopg.Connection, dead: list[DeadLetter]) -> None:

@@ -1,11 +1,8 @@
 """Rule baselines: the threshold alarms lighting systems raise today, and age-based replacement.
 
-Each rule maps feature rows to a score >= 0: zero when it does not fire, and the size of
-the violation when it does, so that the rules can be ranked and judged like the model
-(models/metrics.py: a rule flags at most k lamps a day, and only lamps where it fires).
-Thresholds are those operators use (sources in docs/prediction.md): lamp power within
-15 % of what the dim level predicts, power factor at least 0.9, supply voltage within
-210-250 V, no light by day, no more than a couple of switch-ons a night.
+Each rule maps feature rows to a score >= 0: zero when it does not fire, the size of the
+violation when it does, so that rules are ranked and judged like the model. The thresholds
+are those operators use; docs/prediction.md ("Rule baselines") gives their sources.
 """
 
 from __future__ import annotations

@@ -1,23 +1,10 @@
 """Supply warnings per circuit: will this lighting circuit lose its supply within the horizon?
 
-A failing cable, joint or cabinet sags the voltage of a whole circuit for days, then cuts
-every lamp beyond the fault at once. Each of those lamps is a failure, but a crew repairs
-them with one visit to the circuit, and a per-lamp ranking spreads the warning over dozens
-of lamps of middling risk. So circuits are scored on their own, one row per circuit and
-local day, from the lamps' daily aggregates (``lamp_daily``, never raw readings):
-
-* ``out_share_Nd``: the share of the circuit's readings outside 210-250 V over the last
-  N days (1, 3, 7, 30), the sags that announce the fault;
-* ``sag_days_7d``: days of the last 7 on which most of the circuit's lamps read a sag (a
-  sag of the supply reaches every lamp of the circuit; a lamp's own fault does not);
-* ``out_share_rise``: the 3-day share less the 30-day share (a circuit that always sags a
-  little is not one that starts to).
-
-A circuit-day is labelled 1 when one of its lamps records a ``supply_loss`` event in
-(end of day, end of day + horizon]. Circuit-days on which some lamp already reads 0 V
-(the supply is lost) are not used: there is nothing left to predict. The classifier is a
-logistic regression on the log of the shares: few features, few incidents a year, so a
-model with few parameters; its probabilities come from the same regression.
+A failing cable, joint or cabinet sags a whole circuit's voltage for days, then cuts every
+lamp beyond the fault at once, and a crew puts them right with one visit: so circuits are
+scored on their own, one row per circuit and local day, from ``lamp_daily``. The features
+(shares of readings out of range, sag days, their rise), the label and the logistic
+regression are described in docs/prediction.md ("Circuit supply warnings").
 """
 
 from __future__ import annotations
@@ -75,7 +62,9 @@ class CircuitModelError(Exception):
 def _log_share(values: np.ndarray) -> np.ndarray:
     """The model's view of the features: log10 of the shares, the day count as it is."""
     out = np.asarray(values, dtype=float).copy()
-    shares = [i for i, name in enumerate(CIRCUIT_FEATURES) if name.startswith("out_share_") and name != "out_share_rise"]
+    shares = [
+        i for i, name in enumerate(CIRCUIT_FEATURES) if name.startswith("out_share_") and name != "out_share_rise"
+    ]
     out[:, shares] = np.log10(out[:, shares] + SHARE_FLOOR)
     return out
 
@@ -117,8 +106,14 @@ def load_circuit_daily(
         rows, columns=["circuit", "day", "lamps", "readings", "out_readings", "sagging_lamps", "lost_readings"]
     )
     return frame.astype(
-        {"circuit": "str", "lamps": "int64", "readings": "float64", "out_readings": "float64",
-         "sagging_lamps": "int64", "lost_readings": "float64"}
+        {
+            "circuit": "str",
+            "lamps": "int64",
+            "readings": "float64",
+            "out_readings": "float64",
+            "sagging_lamps": "int64",
+            "lost_readings": "float64",
+        }
     )
 
 
@@ -161,9 +156,7 @@ def features_from_daily(daily: pd.DataFrame, start: date, end: date) -> pd.DataF
     lost = grid(daily["lost_readings"])
 
     with np.errstate(invalid="ignore", divide="ignore"):
-        shares = {
-            n: _window_sum(out_readings, n) / _window_sum(readings, n) for n in (1, 3, 7, 30)
-        }
+        shares = {n: _window_sum(out_readings, n) / _window_sum(readings, n) for n in (1, 3, 7, 30)}
     values = {
         "out_share_1d": shares[1],
         "out_share_3d": shares[3],
@@ -196,20 +189,28 @@ def build_circuit_features(
 
 def lamps_by_circuit(conn: psycopg.Connection) -> dict[str, list[str]]:
     """Circuit -> its lamps (not retired)."""
-    rows = conn.cursor(binary=False).execute(
-        "SELECT circuit, array_agg(lamp_id ORDER BY lamp_id) FROM lamps"
-        " WHERE circuit <> '' AND state <> 'retired' GROUP BY circuit"
-    ).fetchall()
+    rows = (
+        conn.cursor(binary=False)
+        .execute(
+            "SELECT circuit, array_agg(lamp_id ORDER BY lamp_id) FROM lamps"
+            " WHERE circuit <> '' AND state <> 'retired' GROUP BY circuit"
+        )
+        .fetchall()
+    )
     return {circuit: list(lamp_ids) for circuit, lamp_ids in rows}
 
 
 def supply_losses(conn: psycopg.Connection) -> pd.DataFrame:
     """Every recorded supply loss: circuit and time (UTC)."""
-    rows = conn.cursor(binary=False).execute(
-        """SELECT l.circuit, e.ts FROM events e JOIN lamps l USING (lamp_id)
+    rows = (
+        conn.cursor(binary=False)
+        .execute(
+            """SELECT l.circuit, e.ts FROM events e JOIN lamps l USING (lamp_id)
            WHERE e.type = %s AND l.circuit <> ''""",
-        (SUPPLY_LOSS,),
-    ).fetchall()
+            (SUPPLY_LOSS,),
+        )
+        .fetchall()
+    )
     return pd.DataFrame(rows, columns=["circuit", "ts"]).astype({"circuit": "str"})
 
 
@@ -288,8 +289,15 @@ def explain_circuits(model: CircuitModel, frame: pd.DataFrame, *, top: int = 3) 
                 continue  # the same fact said twice (the 3-day share and its rise) is said once
             seen.add(texts[name][0])
             text, text_fr = texts[name]
-            reasons.append({"feature": name, "text": text, "text_fr": text_fr, "signal": "voltage_v",
-                            "weight": round(float(push[i, j] / totals[i]), 3)})
+            reasons.append(
+                {
+                    "feature": name,
+                    "text": text,
+                    "text_fr": text_fr,
+                    "signal": "voltage_v",
+                    "weight": round(float(push[i, j] / totals[i]), 3),
+                }
+            )
         out.append(reasons[:top])
     return out
 
@@ -321,4 +329,3 @@ def _reason_texts(row: dict[str, float], reference: dict[str, float]) -> dict[st
         f" en 30 jours (habituellement {_percent(reference.get('out_share_30d', 0.0), 'fr')})",
     )
     return texts
-

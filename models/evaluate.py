@@ -1,11 +1,8 @@
 """Judging a stored model against the simulator's ground truth (`streetlight model evaluate`).
 
-The ground-truth file (`streetlight simulate history --truth FILE`) says which lamp failed,
-when, of what mode and whether a precursor showed first. It is read here only, to judge:
-the model still scores features computed from the service's database. Lamp-days are
-labelled from the file (a failure in the horizon after the day), the lamp-days on which
-the database shows the lamp out are left out, and the model and every rule baseline are
-judged with the same metrics as in training (models/metrics.py).
+The truth file (`streetlight simulate history --truth FILE`) is read here only, to label
+lamp-days and count precursors: the model still scores features from the service's own
+database, and it and every rule baseline are judged with the metrics of training.
 """
 
 from __future__ import annotations
@@ -58,11 +55,15 @@ class Evaluation:
             lines.append(f"  {mode:<18} {caught:>4}/{n:<4} {100 * caught / n:5.1f} %" if n else f"  {mode:<18} 0/0")
         caught, n = self.long_precursor
         if n:
-            lines.append(f"model, failures whose precursor began at least {self.lead_days} days before:"
-                         f" {caught}/{n} {100 * caught / n:5.1f} %")
+            lines.append(
+                f"model, failures whose precursor began at least {self.lead_days} days before:"
+                f" {caught}/{n} {100 * caught / n:5.1f} %"
+            )
         model = self.results["model"]
-        best = max((m.pr_auc for name, m in self.results.items()
-                    if name not in MODEL_ROWS and not math.isnan(m.pr_auc)), default=math.nan)
+        best = max(
+            (m.pr_auc for name, m in self.results.items() if name not in MODEL_ROWS and not math.isnan(m.pr_auc)),
+            default=math.nan,
+        )
         if not math.isnan(best) and best > 0:
             lines.append(f"PR-AUC model / best baseline: {model.pr_auc:.3f} / {best:.3f} = {model.pr_auc / best:.2f}")
         return "\n".join(lines)
@@ -82,18 +83,28 @@ def read_truth(path: Path, timezone_name: str, modes: Sequence[str] | None = Non
         raise TruthFileError(f"no such file: {path}") from None
     zone = ZoneInfo(timezone_name)
     records = []
-    for line, row in enumerate(rows, start=2):
+    for row in rows:
         try:
             failed_at = datetime.fromisoformat(row["failed_at"])
         except ValueError:
             raise TruthFileError(f"{path}: failed_at {row['failed_at']!r} is not a time") from None
         started = (row.get("precursor_started_at") or "").strip()
         try:
-            precursor_days = (failed_at - datetime.fromisoformat(started)).total_seconds() / 86_400 if started else math.nan
+            precursor_days = (
+                (failed_at - datetime.fromisoformat(started)).total_seconds() / 86_400 if started else math.nan
+            )
         except ValueError:
             raise TruthFileError(f"{path}: precursor_started_at {started!r} is not a time") from None
-        records.append((row["lamp_id"], row["mode"], failed_at, failed_at.astimezone(zone).date(),
-                        row["had_precursor"].strip().lower() == "true", precursor_days))
+        records.append(
+            (
+                row["lamp_id"],
+                row["mode"],
+                failed_at,
+                failed_at.astimezone(zone).date(),
+                row["had_precursor"].strip().lower() == "true",
+                precursor_days,
+            )
+        )
     frame = pd.DataFrame(records, columns=["lamp_id", "mode", "failed_at", "day", "had_precursor", "precursor_days"])
     if modes:
         unknown = sorted(set(modes) - set(frame["mode"]))
@@ -110,7 +121,12 @@ def truth_labels(index: pd.MultiIndex, truth: pd.DataFrame, horizon_days: int, t
 
 
 def truth_circuit_days(
-    conn, truth: pd.DataFrame, start: date, end: date, horizon_days: int, timezone_name: str,
+    conn,
+    truth: pd.DataFrame,
+    start: date,
+    end: date,
+    horizon_days: int,
+    timezone_name: str,
     lamps: dict[str, list[str]],
 ) -> pd.DataFrame:
     """Supplied circuit-days of [start, end) with their features, labelled from the truth
@@ -160,8 +176,12 @@ def evaluate_model(
     results = {}
     for name in ["model", *baselines.BASELINES]:
         results[name] = metrics.evaluate(
-            scores.loc[:, ["label"]].assign(score=scores[name]), failures, k=k, horizon_days=horizon,
-            lead_days=lead_days, circuits=visits if name == "model" else None,
+            scores.loc[:, ["label"]].assign(score=scores[name]),
+            failures,
+            k=k,
+            horizon_days=horizon,
+            lead_days=lead_days,
+            circuits=visits if name == "model" else None,
         )
     model_scores = scores.loc[:, ["label"]].assign(score=scores["model"])
     if visits is None:

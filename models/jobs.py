@@ -1,11 +1,8 @@
 """The service's scheduled prediction work: one nightly job at STREETLIGHT_SCORING_HOUR, town time.
 
-Each night it refreshes the daily aggregates of the last two days (a controller back from
-an outage sends the readings it held), retrains on the night named by
-STREETLIGHT_MODEL_RETRAIN_WEEKDAY, and scores every lamp (and, for supply warnings, every
-circuit) on yesterday's features with the newest ready model. A failed training is recorded and the previous model keeps scoring;
-no error ever leaves the job (the service keeps running and the job runs again the next
-night).
+It refreshes the last two days' daily aggregates, retrains on the night named by
+STREETLIGHT_MODEL_RETRAIN_WEEKDAY and scores every lamp and circuit on yesterday's features.
+A failed training is recorded and the previous model keeps scoring; no error leaves the job.
 """
 
 from __future__ import annotations
@@ -58,7 +55,10 @@ def nightly_job(settings: Settings, database_url: str) -> None:
     else:
         log.info(
             "nightly prediction for %s: %d lamps and %d circuits scored with model %s%s",
-            outcome.day, outcome.lamps_scored, outcome.circuits_scored, outcome.scored_version,
+            outcome.day,
+            outcome.lamps_scored,
+            outcome.circuits_scored,
+            outcome.scored_version,
             f" (retrained: {outcome.trained_version})" if outcome.trained_version else "",
         )
 
@@ -81,7 +81,9 @@ def run_nightly(settings: Settings, database_url: str, *, today: date | None = N
                     horizon_days=settings.prediction_horizon_days,
                     k=settings.crew_visits_per_day,
                 )
-                first = conn.execute("SELECT min(day) FROM lamp_daily").fetchone()[0]
+                row = conn.execute("SELECT min(day) FROM lamp_daily").fetchone()
+                assert row is not None, "an aggregate without GROUP BY returns one row"
+                first = row[0]
                 if first is not None and first + timedelta(days=WINDOW_DAYS) > options.start:
                     options = replace(options, start=first + timedelta(days=WINDOW_DAYS))
                 try:

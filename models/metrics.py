@@ -1,21 +1,10 @@
 """How good a ranking of lamps is: pure functions over scores, labels and failures.
 
-Every scorer (the model, each rule baseline) is judged the same way on the same days:
-
-* `scores`: one row per usable lamp-day, index (lamp_id, day), columns `score` (higher
-  means more at risk) and `label` (1 if the lamp fails within the horizon after the day).
-  Lamp-days on which the lamp is already out are left out by the caller.
-* `failures`: one row per failure, columns `lamp_id`, `day` (the town's local date of
-  the failure) and `had_precursor` (unknown from the service's own data: NaN).
-
-A lamp is **flagged** on a day when it is among that day's `k` highest scores and its
-score is above zero: the crews visit at most `k` lamps a day, and a rule that fires on
-fewer lamps flags only those. A failure is **caught** when its lamp was flagged on a day
-from `horizon_days` to `lead_days` days before the failure.
-
-With circuit supply warnings (`CircuitVisits`), a day's `k` visits are chosen among lamps
-and circuits together, by score: a circuit is one visit, and flags every lamp on it. A
-circuit visit is right when the circuit loses its supply within the horizon.
+Every scorer (the model, each rule baseline) is judged the same way on the same days: a
+lamp is flagged when it is among the day's `k` highest positive scores, and a failure is
+caught when its lamp was flagged from `horizon_days` to `lead_days` days before it. With
+circuit supply warnings, circuits compete with lamps for the `k` visits. docs/prediction.md
+("Metrics") says why.
 """
 
 from __future__ import annotations
@@ -120,8 +109,11 @@ def lamp_flags_of_visits(lamp_flags: pd.Series, circuit_flags: pd.Series, circui
     pairs = [(lamp, day) for lamp, day in lamp_flags[lamp_flags.to_numpy()].index]
     for circuit, day in circuit_flags[circuit_flags.to_numpy()].index:
         pairs.extend((lamp, day) for lamp in circuits.lamps.get(circuit, ()))
-    index = pd.MultiIndex.from_tuples(pairs, names=["lamp_id", "day"]) if pairs else pd.MultiIndex.from_arrays(
-        [[], []], names=["lamp_id", "day"])
+    index = (
+        pd.MultiIndex.from_tuples(pairs, names=["lamp_id", "day"])
+        if pairs
+        else pd.MultiIndex.from_arrays([[], []], names=["lamp_id", "day"])
+    )
     return pd.Series(True, index=index, dtype=bool)
 
 
@@ -142,9 +134,7 @@ def pr_auc(scores: pd.DataFrame) -> float:
     return float(average_precision_score(labels, scores["score"].to_numpy(dtype=float)))
 
 
-def lead_days_of_failures(
-    flagged: pd.Series, failures: pd.DataFrame, horizon_days: int
-) -> pd.Series:
+def lead_days_of_failures(flagged: pd.Series, failures: pd.DataFrame, horizon_days: int) -> pd.Series:
     """For each failure (same index as `failures`), days between its lamp's first flag in the
     `horizon_days` before the failure and the failure; NaN when it was not flagged then."""
     flag_days: dict[str, np.ndarray] = {}
@@ -183,9 +173,17 @@ def evaluate(
     lead_days: int = 3,
     circuits: CircuitVisits | None = None,
 ) -> Metrics:
-    """All the figures for one scorer. `failures` should already be limited to the window
-    that the scored days can catch (`failures_in_window`). With `circuits`, visits to
-    circuits compete with the lamps for the day's `k` places (see the module's docstring)."""
+    """All the figures for one scorer.
+
+    `scores`: one row per usable lamp-day, index (lamp_id, day), columns `score` (higher
+    means more at risk) and `label` (1 if the lamp fails within the horizon after the day);
+    lamp-days on which the lamp is already out are left out by the caller. `failures`: one
+    row per failure, columns `lamp_id`, `day` (the town's local date of the failure) and
+    `had_precursor` (NaN when unknown), already limited to the window the scored days can
+    catch (`failures_in_window`). With `circuits`, a day's `k` visits are chosen among lamps
+    and circuits together: a circuit is one visit, flags every lamp on it, and is right when
+    it loses its supply within the horizon.
+    """
     if circuits is None:
         flagged = flag_top_k(scores, k)
         lamp_flags = flagged

@@ -10,7 +10,7 @@ the lamp's own figures ("power factor fell from 0.96 to 0.88 over 10 days").
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -125,7 +125,7 @@ def _fr(text: str) -> str:
     return text.replace(".", ",").replace(" %", "\u202f%")
 
 
-def _ok(*values: float) -> bool:
+def _ok(*values: object) -> bool:
     return all(v is not None and isinstance(v, float | int) and math.isfinite(v) for v in values)
 
 
@@ -141,106 +141,219 @@ def _strongest(values: Mapping[str, float], medians: Mapping[str, float], spread
     return best
 
 
+# A lamp's value of a feature, or None when it is missing or not finite.
+Value = Callable[[str], float | None]
+# The fleet's median of a feature (NaN when unknown).
+Median = Callable[[str], float]
+# English and French texts of a reason, or None when the lamp's figures cannot tell it.
+Words = tuple[str, str] | None
+
+
+def _power_factor_words(feature: str, v: Value, m: Median) -> Words:
+    a, b = v("power_factor_10d_ago"), v("power_factor_1d")
+    if a is not None and b is not None and abs(a - b) >= 0.01:
+        verb_en, verb_fr = ("fell", "baissé") if b < a else ("rose", "augmenté")
+        return (
+            f"power factor {verb_en} from {a:.2f} to {b:.2f} over 10 days",
+            _fr(f"le facteur de puissance a {verb_fr} de {a:.2f} à {b:.2f} en 10 jours"),
+        )
+    x = v("power_factor_min_1d")
+    if x is not None:
+        typical = m("power_factor_min_1d")
+        return (
+            f"power factor down to {x:.2f} last night (fleet typical {typical:.2f})",
+            _fr(f"facteur de puissance descendu à {x:.2f} la nuit dernière (habituel : {typical:.2f})"),
+        )
+    return None
+
+
+def _power_words(feature: str, v: Value, m: Median) -> Words:
+    if feature.startswith("power_ratio_sd") or feature == "power_ratio_range_1d":
+        name = feature if feature.startswith("power_ratio_sd") else "power_ratio_sd_7d"
+        x = v(name)
+        if x is not None:
+            return (
+                f"power fluctuates by {100 * x:.1f} % while lit (fleet typical {100 * m(name):.1f} %)",
+                _fr(
+                    f"la puissance fluctue de {100 * x:.1f} % quand la lampe est allumée"
+                    f" (habituel : {100 * m(name):.1f} %)"
+                ),
+            )
+    elif feature.startswith("power_ratio_vs_circuit"):
+        x = v(feature)
+        if x is not None:
+            return (
+                f"power {100 * x:+.0f} % against the other lamps of its circuit",
+                _fr(f"puissance {100 * x:+.0f} % par rapport aux autres lampes de son circuit"),
+            )
+    a, b = v("power_ratio_10d_ago"), v("power_ratio_1d")
+    if a is not None and b is not None:
+        verb_en, verb_fr = ("rose", "augmenté") if b > a else ("fell", "baissé")
+        return (
+            f"power {verb_en} from {100 * a:.0f} % to {100 * b:.0f} % of what its dim level draws over 10 days",
+            _fr(
+                f"la puissance a {verb_fr} de {100 * a:.0f} % à {100 * b:.0f} % de celle attendue à son niveau"
+                " de gradation en 10 jours"
+            ),
+        )
+    return None
+
+
+def _driver_temp_words(feature: str, v: Value, m: Median) -> Words:
+    x = v(feature) if feature.startswith("driver_temp_vs_circuit") else None
+    if x is not None:
+        return (
+            f"driver runs {x:+.1f} °C against the other lamps of its circuit",
+            _fr(f"driver à {x:+.1f} °C par rapport aux autres lampes de son circuit"),
+        )
+    a, b = v("driver_temp_rise_30d"), v("driver_temp_rise_7d")
+    if a is not None and b is not None:
+        return (
+            f"driver heats {b:.1f} °C above the air this week, against {a:.1f} °C over 30 days",
+            _fr(f"le driver chauffe de {b:.1f} °C au-dessus de l'air cette semaine, contre {a:.1f} °C sur 30 jours"),
+        )
+    return None
+
+
+def _switch_cycles_words(feature: str, v: Value, m: Median) -> Words:
+    x = v("switch_cycles_7d")
+    if x is None:
+        return None
+    typical = m("switch_cycles_7d")
+    return (
+        f"{x:.1f} switch-ons a night over 7 days (fleet typical {typical:.1f})",
+        _fr(f"{x:.1f} allumages par nuit sur 7 jours (habituel : {typical:.1f})"),
+    )
+
+
+def _voltage_words(feature: str, v: Value, m: Median) -> Words:
+    share, low = v("voltage_out_share_7d"), v("voltage_min_7d")
+    if share is not None and share > 0:
+        return (
+            f"supply voltage outside 210-250 V in {100 * share:.1f} % of readings over 7 days",
+            _fr(f"tension hors de 210-250 V dans {100 * share:.1f} % des mesures sur 7 jours"),
+        )
+    if low is not None:
+        typical = m("voltage_min_7d")
+        return (
+            f"supply voltage down to {low:.0f} V in the last 7 days (fleet typical {typical:.0f} V)",
+            _fr(f"tension descendue à {low:.0f} V sur les 7 derniers jours (habituel : {typical:.0f} V)"),
+        )
+    return None
+
+
+def _light_words(feature: str, v: Value, m: Median) -> Words:
+    burn, lux = v("day_burning_min_7d"), v("lux_log_vs_circuit_7d")
+    if feature.startswith("lux_log") and lux is not None:
+        return (
+            f"its light sensor reads {100 * 10**lux:.0f} % of the daylight its circuit's sensors see",
+            _fr(f"son capteur de lumière lit {100 * 10**lux:.0f} % de la lumière du jour vue sur son circuit"),
+        )
+    if burn is not None and burn > 0:
+        return (
+            f"lit {burn:.0f} min a day in daylight over 7 days",
+            f"allumée {burn:.0f} min par jour en plein jour sur 7 jours",
+        )
+    x = v("lit_min_vs_circuit_7d")
+    if x is not None:
+        return (
+            f"lit {x:+.0f} min a day against the other lamps of its circuit",
+            f"allumée {x:+.0f} min par jour par rapport aux autres lampes de son circuit",
+        )
+    return None
+
+
+def _reports_words(feature: str, v: Value, m: Median) -> Words:
+    x = v("missing_share_7d")
+    if x is None:
+        return None
+    return (
+        f"{100 * x:.0f} % of its reports missing over 7 days",
+        _fr(f"{100 * x:.0f} % de ses relevés manquants sur 7 jours"),
+    )
+
+
+def _events_words(names: Iterable[str], v: Value) -> Words:
+    counts: dict[str, float] = {}
+    for name in names:
+        count = v(name) if name.startswith("events_") and name != "events_1d" else None
+        if count is not None:
+            counts[name] = count
+    if not counts:
+        return None
+    name = max(counts, key=lambda n: (counts[n], n.endswith("_7d")))
+    kind, window = name[len("events_") :].rsplit("_", 1)
+    label_en, label_fr = EVENT_NAMES.get(kind, (kind, kind))
+    days = window.rstrip("d")
+    return (
+        f"{counts[name]:.0f} {label_en} event(s) in the last {days} days",
+        f"{counts[name]:.0f} événement(s) « {label_fr} » sur les {days} derniers jours",
+    )
+
+
+def _burning_hours_words(feature: str, v: Value, m: Median) -> Words:
+    x = v("burning_hours_total")
+    if x is None:
+        return None
+    typical = m("burning_hours_total")
+    return (
+        f"{x:,.0f} burning hours (fleet typical {typical:,.0f})",
+        f"{x:,.0f} heures de fonctionnement (habituel : {typical:,.0f})".replace(",", "\u202f"),
+    )
+
+
+def _age_words(feature: str, v: Value, m: Median) -> Words:
+    x = v("component_age_days")
+    if x is None:
+        return None
+    typical = m("component_age_days") / 365.25
+    return (
+        f"its gear is {x / 365.25:.1f} years old (fleet typical {typical:.1f})",
+        _fr(f"son appareillage a {x / 365.25:.1f} ans (habituel : {typical:.1f})"),
+    )
+
+
+def _any_feature_words(feature: str, x: float | None, typical: float) -> tuple[str, str]:
+    """The words of last resort: the feature's name and value beside the fleet's."""
+    shown_en = "unknown" if x is None else f"{x:.3g}"
+    shown_fr = "inconnu" if x is None else f"{x:.3g}"
+    name = feature.replace("_", " ")
+    return (
+        f"{name} is {shown_en} (fleet typical {typical:.3g})",
+        _fr(f"{name} vaut {shown_fr} (habituel : {typical:.3g})"),
+    )
+
+
+_SIGNAL_WORDS: dict[str, Callable[[str, Value, Median], Words]] = {
+    "power_factor": _power_factor_words,
+    "power_w": _power_words,
+    "driver_temp_c": _driver_temp_words,
+    "switch_cycles": _switch_cycles_words,
+    "voltage_v": _voltage_words,
+    "dim_level": _light_words,
+    "reports": _reports_words,
+    "burning_hours": _burning_hours_words,
+    "age": _age_words,
+}
+
+
 def describe(
     signal: str, values: Mapping[str, float], medians: Mapping[str, float], spreads: Mapping[str, float]
 ) -> dict:
     """One reason: {"feature", "signal", "text", "text_fr"} from the lamp's figures."""
     feature = _strongest(values, medians, spreads)
-    v = values.get
-    m = lambda name: float(medians.get(name, math.nan))  # noqa: E731
-    en = fr = None
-    if signal == "power_factor":
-        a, b = v("power_factor_10d_ago"), v("power_factor_1d")
-        if _ok(a, b) and abs(a - b) >= 0.01:
-            verb_en, verb_fr = ("fell", "baissé") if b < a else ("rose", "augmenté")
-            en = f"power factor {verb_en} from {a:.2f} to {b:.2f} over 10 days"
-            fr = _fr(f"le facteur de puissance a {verb_fr} de {a:.2f} à {b:.2f} en 10 jours")
-        elif _ok(v("power_factor_min_1d")):
-            x = v("power_factor_min_1d")
-            en = f"power factor down to {x:.2f} last night (fleet typical {m('power_factor_min_1d'):.2f})"
-            fr = _fr(f"facteur de puissance descendu à {x:.2f} la nuit dernière (habituel : {m('power_factor_min_1d'):.2f})")
-    elif signal == "power_w":
-        if feature.startswith("power_ratio_sd") or feature == "power_ratio_range_1d":
-            name = feature if feature.startswith("power_ratio_sd") else "power_ratio_sd_7d"
-            x = v(name)
-            if _ok(x):
-                en = f"power fluctuates by {100 * x:.1f} % while lit (fleet typical {100 * m(name):.1f} %)"
-                fr = _fr(f"la puissance fluctue de {100 * x:.1f} % quand la lampe est allumée (habituel : {100 * m(name):.1f} %)")
-        elif feature.startswith("power_ratio_vs_circuit"):
-            x = v(feature)
-            if _ok(x):
-                en = f"power {100 * x:+.0f} % against the other lamps of its circuit"
-                fr = _fr(f"puissance {100 * x:+.0f} % par rapport aux autres lampes de son circuit")
-        if en is None:
-            a, b = v("power_ratio_10d_ago"), v("power_ratio_1d")
-            if _ok(a, b):
-                verb_en, verb_fr = ("rose", "augmenté") if b > a else ("fell", "baissé")
-                en = f"power {verb_en} from {100 * a:.0f} % to {100 * b:.0f} % of what its dim level draws over 10 days"
-                fr = _fr(
-                    f"la puissance a {verb_fr} de {100 * a:.0f} % à {100 * b:.0f} % de celle attendue à son niveau"
-                    " de gradation en 10 jours"
-                )
-    elif signal == "driver_temp_c":
-        if feature.startswith("driver_temp_vs_circuit") and _ok(v(feature)):
-            x = v(feature)
-            en = f"driver runs {x:+.1f} °C against the other lamps of its circuit"
-            fr = _fr(f"driver à {x:+.1f} °C par rapport aux autres lampes de son circuit")
-        elif _ok(v("driver_temp_rise_7d"), v("driver_temp_rise_30d")):
-            a, b = v("driver_temp_rise_30d"), v("driver_temp_rise_7d")
-            en = f"driver heats {b:.1f} °C above the air this week, against {a:.1f} °C over 30 days"
-            fr = _fr(f"le driver chauffe de {b:.1f} °C au-dessus de l'air cette semaine, contre {a:.1f} °C sur 30 jours")
-    elif signal == "switch_cycles":
-        x = v("switch_cycles_7d")
-        if _ok(x):
-            en = f"{x:.1f} switch-ons a night over 7 days (fleet typical {m('switch_cycles_7d'):.1f})"
-            fr = _fr(f"{x:.1f} allumages par nuit sur 7 jours (habituel : {m('switch_cycles_7d'):.1f})")
-    elif signal == "voltage_v":
-        share, low = v("voltage_out_share_7d"), v("voltage_min_7d")
-        if _ok(share) and share > 0:
-            en = f"supply voltage outside 210-250 V in {100 * share:.1f} % of readings over 7 days"
-            fr = _fr(f"tension hors de 210-250 V dans {100 * share:.1f} % des mesures sur 7 jours")
-        elif _ok(low):
-            en = f"supply voltage down to {low:.0f} V in the last 7 days (fleet typical {m('voltage_min_7d'):.0f} V)"
-            fr = _fr(f"tension descendue à {low:.0f} V sur les 7 derniers jours (habituel : {m('voltage_min_7d'):.0f} V)")
-    elif signal == "dim_level":
-        burn, lux = v("day_burning_min_7d"), v("lux_log_vs_circuit_7d")
-        if feature.startswith("lux_log") and _ok(lux):
-            en = f"its light sensor reads {100 * 10 ** lux:.0f} % of the daylight its circuit's sensors see"
-            fr = _fr(f"son capteur de lumière lit {100 * 10 ** lux:.0f} % de la lumière du jour vue sur son circuit")
-        elif _ok(burn) and burn > 0:
-            en = f"lit {burn:.0f} min a day in daylight over 7 days"
-            fr = f"allumée {burn:.0f} min par jour en plein jour sur 7 jours"
-        elif _ok(v("lit_min_vs_circuit_7d")):
-            x = v("lit_min_vs_circuit_7d")
-            en = f"lit {x:+.0f} min a day against the other lamps of its circuit"
-            fr = f"allumée {x:+.0f} min par jour par rapport aux autres lampes de son circuit"
-    elif signal == "reports":
-        x = v("missing_share_7d")
-        if _ok(x):
-            en = f"{100 * x:.0f} % of its reports missing over 7 days"
-            fr = _fr(f"{100 * x:.0f} % de ses relevés manquants sur 7 jours")
-    elif signal == "events":
-        counts = {n: v(n) for n in values if n.startswith("events_") and n != "events_1d" and _ok(v(n))}
-        if counts:
-            name = max(counts, key=lambda n: (counts[n], n.endswith("_7d")))
-            kind, window = name[len("events_") :].rsplit("_", 1)
-            label_en, label_fr = EVENT_NAMES.get(kind, (kind, kind))
-            days = window.rstrip("d")
-            en = f"{counts[name]:.0f} {label_en} event(s) in the last {days} days"
-            fr = f"{counts[name]:.0f} événement(s) « {label_fr} » sur les {days} derniers jours"
-    elif signal == "burning_hours":
-        x = v("burning_hours_total")
-        if _ok(x):
-            en = f"{x:,.0f} burning hours (fleet typical {m('burning_hours_total'):,.0f})"
-            fr = f"{x:,.0f} heures de fonctionnement (habituel : {m('burning_hours_total'):,.0f})".replace(",", "\u202f")
-    elif signal == "age":
-        x = v("component_age_days")
-        if _ok(x):
-            en = f"its gear is {x / 365.25:.1f} years old (fleet typical {m('component_age_days') / 365.25:.1f})"
-            fr = _fr(f"son appareillage a {x / 365.25:.1f} ans (habituel : {m('component_age_days') / 365.25:.1f})")
-    if en is None:
-        x = v(feature)
-        shown = "unknown" if not _ok(x) else f"{x:.3g}"
-        en = f"{feature.replace('_', ' ')} is {shown} (fleet typical {m(feature):.3g})"
-        fr = _fr(f"{feature.replace('_', ' ')} vaut {'inconnu' if not _ok(x) else f'{x:.3g}'} (habituel : {m(feature):.3g})")
+
+    def value(name: str) -> float | None:
+        x = values.get(name)
+        return x if _ok(x) else None
+
+    def median(name: str) -> float:
+        return float(medians.get(name, math.nan))
+
+    if signal == "events":
+        words = _events_words(values, value)
+    else:
+        signal_words = _SIGNAL_WORDS.get(signal)
+        words = signal_words(feature, value, median) if signal_words else None
+    en, fr = words if words is not None else _any_feature_words(feature, value(feature), median(feature))
     return {"feature": feature, "signal": signal, "text": en, "text_fr": fr}

@@ -1,11 +1,9 @@
 """Trained models, versioned in the `model_versions` table with what is needed to trust them.
 
-Each version keeps its training window, horizon, metrics, ordered feature list, the
-versions of the libraries that made it and the fitted pipeline (joblib bytes). A model
-is only loaded when the running libraries can read it and the service computes the same
-features; otherwise loading fails with a message saying what differs. A failed training
-is recorded too (status 'failed', with its error), and scoring keeps using the newest
-'ready' version.
+A version keeps its window, horizon, metrics, ordered features, library versions and the
+fitted pipeline. It is loaded only when the running libraries can read it and the service
+computes the same features; a failed training is recorded as 'failed' and scoring keeps
+the newest 'ready' one (docs/prediction.md, "Registry").
 """
 
 from __future__ import annotations
@@ -14,7 +12,7 @@ import io
 import platform
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 import joblib
@@ -28,9 +26,9 @@ from threadpoolctl import threadpool_limits
 # scikit-learn does not promise to read pickles across minor versions; numpy and pandas
 # across major versions; Python pickles across minor versions are not guaranteed either.
 COMPATIBILITY_PARTS = {"scikit-learn": 2, "numpy": 1, "pandas": 1, "python": 2}
-# OpenMP threads for fitting and predicting. The service shares its processors with the
-# ingester and the database; measured on a busy 2-core machine, OpenMP threads spinning
-# against other processes made a gradient-boosting fit ten times slower than one thread.
+# OpenMP threads for fitting and predicting: the service shares its processors with the
+# ingester and the database, and spinning OpenMP threads that compete with them slow a fit
+# down (docs/performance.md).
 MODEL_THREADS = 1
 
 
@@ -113,7 +111,7 @@ def incompatibilities(stored: dict[str, str], running: dict[str, str]) -> list[s
 
 
 def new_version_name(conn, now: datetime | None = None) -> str:
-    base = (now or datetime.now(timezone.utc)).astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    base = (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
     taken = {row[0] for row in conn.execute("SELECT version FROM model_versions WHERE version LIKE %s", (base + "%",))}
     if base not in taken:
         return base
@@ -144,8 +142,14 @@ def save_model(
                                        metrics, library_versions, artifact)
            VALUES (%s, 'ready', %s, %s, %s, %s, %s, %s, %s)""",
         (
-            version, trained_from, trained_to, bundle.horizon_days, Jsonb(list(bundle.features)),
-            Jsonb(metrics), Jsonb(library_versions()), _dump(bundle),
+            version,
+            trained_from,
+            trained_to,
+            bundle.horizon_days,
+            Jsonb(list(bundle.features)),
+            Jsonb(metrics),
+            Jsonb(library_versions()),
+            _dump(bundle),
         ),
     )
     conn.commit()
@@ -175,8 +179,15 @@ _COLUMNS = (
 
 def _info(row) -> ModelVersion:
     return ModelVersion(
-        version=row[0], created_at=row[1], status=row[2], trained_from=row[3], trained_to=row[4],
-        horizon_days=row[5], features=tuple(row[6]), metrics=row[7] or {}, library_versions=row[8] or {},
+        version=row[0],
+        created_at=row[1],
+        status=row[2],
+        trained_from=row[3],
+        trained_to=row[4],
+        horizon_days=row[5],
+        features=tuple(row[6]),
+        metrics=row[7] or {},
+        library_versions=row[8] or {},
         error=row[9],
     )
 

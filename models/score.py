@@ -12,7 +12,7 @@ import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 
@@ -61,14 +61,16 @@ def score_day(
     time_zone: str | None = None,
 ) -> ScoreSummary:
     """Score every lamp on the features of local day `day` and store the rows."""
-    scored_at = scored_at or datetime.now(timezone.utc)
+    scored_at = scored_at or datetime.now(UTC)
     bundle = model.bundle
     ids = dataset.lamp_ids(conn)
     total = 0
     prob_sum = 0.0
     top: list[tuple[str, float]] = []
     for chunk in dataset.chunked(ids, chunk_lamps):
-        frame = feature_table.build_features(conn, day, day + timedelta(days=1), lamp_ids=list(chunk), time_zone=time_zone)
+        frame = feature_table.build_features(
+            conn, day, day + timedelta(days=1), lamp_ids=list(chunk), time_zone=time_zone
+        )
         if frame.empty:
             continue
         frame = frame.loc[:, list(bundle.features)]
@@ -84,8 +86,16 @@ def score_day(
             progress(f"scored {total}/{len(ids)} lamps")
     circuit_top = score_circuits(conn, model, day, scored_at=scored_at)
     conn.commit()
-    return ScoreSummary(day, scored_at, model.version, total, prob_sum / total if total else math.nan, top,
-                        len(circuit_top), tuple(circuit_top[:10]))
+    return ScoreSummary(
+        day,
+        scored_at,
+        model.version,
+        total,
+        prob_sum / total if total else math.nan,
+        top,
+        len(circuit_top),
+        tuple(circuit_top[:10]),
+    )
 
 
 def score_circuits(conn, model: LoadedModel, day: date, *, scored_at: datetime) -> list[tuple[str, float]]:
@@ -108,8 +118,16 @@ def score_circuits(conn, model: LoadedModel, day: date, *, scored_at: datetime) 
         ) as copy:
             for name, p, n, why in zip(names, probability, lamps, reasons, strict=True):
                 copy.write_row(
-                    (name, scored_at, day, float(p), model.bundle.horizon_days, model.version, int(n),
-                     json.dumps(why, ensure_ascii=False))
+                    (
+                        name,
+                        scored_at,
+                        day,
+                        float(p),
+                        model.bundle.horizon_days,
+                        model.version,
+                        int(n),
+                        json.dumps(why, ensure_ascii=False),
+                    )
                 )
     return sorted(zip(names, probability.astype(float), strict=True), key=lambda t: -t[1])
 
@@ -122,6 +140,13 @@ def _store(conn, lamp_ids, probability: np.ndarray, reasons: list[list[dict]], *
         ) as copy:
             for lamp_id, p, why in zip(lamp_ids, probability, reasons, strict=True):
                 copy.write_row(
-                    (lamp_id, scored_at, day, float(np.clip(p, 0.0, 1.0)), model.bundle.horizon_days, model.version,
-                     json.dumps(why, ensure_ascii=False))
+                    (
+                        lamp_id,
+                        scored_at,
+                        day,
+                        float(np.clip(p, 0.0, 1.0)),
+                        model.bundle.horizon_days,
+                        model.version,
+                        json.dumps(why, ensure_ascii=False),
+                    )
                 )

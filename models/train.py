@@ -1,14 +1,10 @@
 """Training: a time-based split, a gradient-boosting pipeline, calibrated probabilities.
 
-The days of the window are cut in three slices in time order, never shuffled:
-
-    train | gap | calibration | gap | test
-
-Each gap is `horizon_days` long, so that no label of an earlier slice looks at the days
-of the next one. The classifier learns on the train slice; a sigmoid (Platt) calibration
-is fitted on the calibration slice with the classifier frozen (a monotone map, so the
-ranking of lamps is unchanged); the test slice judges the model and the rule baselines
-with the same metrics (models/metrics.py). The stored model is the one judged.
+The days of the window are cut in time order, never shuffled, into
+train | gap | calibration | gap | test, each gap one horizon long. The classifier learns on
+the train slice, a sigmoid calibration is fitted on the calibration slice with the
+classifier frozen, and the test slice judges the model and the rule baselines alike; the
+stored model is the one judged (docs/prediction.md, "Model").
 """
 
 from __future__ import annotations
@@ -134,8 +130,14 @@ def _check_positives(part: pd.DataFrame, name: str, bounds: tuple[date, date]) -
         )
 
 
-def fit(frame: pd.DataFrame, split: Split, feature_names: tuple[str, ...], horizon_days: int, seed: int = 0,
-        progress: Progress | None = None) -> registry.ModelBundle:
+def fit(
+    frame: pd.DataFrame,
+    split: Split,
+    feature_names: tuple[str, ...],
+    horizon_days: int,
+    seed: int = 0,
+    progress: Progress | None = None,
+) -> registry.ModelBundle:
     """Fit the classifier on the train slice and calibrate it on the calibration slice."""
     train = _slice(frame, split.train)
     calibration = _slice(frame, split.calibration)
@@ -152,7 +154,9 @@ def fit(frame: pd.DataFrame, split: Split, feature_names: tuple[str, ...], horiz
     with threadpool_limits(registry.MODEL_THREADS, user_api="openmp"):
         pipeline.fit(x_train, train["label"].astype(int), classifier__sample_weight=weights)
         if progress:
-            progress(f"calibrating on {len(calibration)} lamp-days ({int(calibration['label'].sum())} before a failure)")
+            progress(
+                f"calibrating on {len(calibration)} lamp-days ({int(calibration['label'].sum())} before a failure)"
+            )
         calibrated = CalibratedClassifierCV(FrozenEstimator(pipeline), method="sigmoid")
         calibrated.fit(calibration.loc[:, list(feature_names)], calibration["label"].astype(int))
     return registry.ModelBundle(
@@ -163,8 +167,9 @@ def fit(frame: pd.DataFrame, split: Split, feature_names: tuple[str, ...], horiz
     )
 
 
-def fit_circuits(frame: pd.DataFrame, split: Split, progress: Progress | None = None
-                 ) -> tuple[circuits.CircuitModel | None, str | None]:
+def fit_circuits(
+    frame: pd.DataFrame, split: Split, progress: Progress | None = None
+) -> tuple[circuits.CircuitModel | None, str | None]:
     """The circuit model, fitted on the train and calibration slices' circuit-days (the
     regression needs no separate calibration), or None and why."""
     learn = _days_in(frame, (split.train[0], split.calibration[1]))
@@ -175,8 +180,10 @@ def fit_circuits(frame: pd.DataFrame, split: Split, progress: Progress | None = 
             progress(f"no circuit supply warnings: {exc}")
         return None, str(exc)
     if progress:
-        progress(f"circuit supply warnings: fitted on {model.trained_days} circuit-days"
-                 f" ({model.trained_positive_days} before a supply loss)")
+        progress(
+            f"circuit supply warnings: fitted on {model.trained_days} circuit-days"
+            f" ({model.trained_positive_days} before a supply loss)"
+        )
     return model, None
 
 
@@ -185,8 +192,9 @@ def _days_in(frame: pd.DataFrame, bounds: tuple[date, date]) -> pd.DataFrame:
     return frame[np.asarray((days >= pd.Timestamp(bounds[0])) & (days < pd.Timestamp(bounds[1])))]
 
 
-def circuit_visits(bundle: registry.ModelBundle, frame: pd.DataFrame, lamps: dict[str, list[str]]
-                   ) -> metrics.CircuitVisits | None:
+def circuit_visits(
+    bundle: registry.ModelBundle, frame: pd.DataFrame, lamps: dict[str, list[str]]
+) -> metrics.CircuitVisits | None:
     """The circuit-days of `frame` (labelled, supplied) scored by the bundle's circuit model."""
     model = bundle.circuit_model
     if model is None:
@@ -219,14 +227,17 @@ def judge(
         )
     for name, rule in baselines.BASELINES.items():
         scored = base.assign(score=rule(test))
-        results[name] = metrics.evaluate(
-            scored, failures, k=k, horizon_days=bundle.horizon_days, lead_days=lead_days
-        )
+        results[name] = metrics.evaluate(scored, failures, k=k, horizon_days=bundle.horizon_days, lead_days=lead_days)
     return results
 
 
-def metrics_document(results: dict[str, metrics.Metrics], split: Split, options: TrainOptions,
-                     test: pd.DataFrame, circuit_note: str | None = None) -> dict:
+def metrics_document(
+    results: dict[str, metrics.Metrics],
+    split: Split,
+    options: TrainOptions,
+    test: pd.DataFrame,
+    circuit_note: str | None = None,
+) -> dict:
     best = max(
         (m.pr_auc for name, m in results.items() if name not in MODEL_ROWS and not math.isnan(m.pr_auc)),
         default=math.nan,
@@ -260,11 +271,11 @@ def train(conn, options: TrainOptions, timezone_name: str, progress: Progress | 
     end = labelled_end(conn, options.end, options.horizon_days)
     split = time_split(options.start, end, options.horizon_days)
     if progress:
+        one_day = timedelta(days=1)
         progress(
-            "split: train {} to {}, calibration {} to {}, test {} to {}".format(
-                split.train[0], split.train[1] - timedelta(days=1), split.calibration[0],
-                split.calibration[1] - timedelta(days=1), split.test[0], split.test[1] - timedelta(days=1),
-            )
+            f"split: train {split.train[0]} to {split.train[1] - one_day},"
+            f" calibration {split.calibration[0]} to {split.calibration[1] - one_day},"
+            f" test {split.test[0]} to {split.test[1] - one_day}"
         )
     frame = dataset.build_dataset(
         conn, options.start, end, options.horizon_days, chunk_lamps=options.chunk_lamps, progress=progress
@@ -281,7 +292,9 @@ def train(conn, options: TrainOptions, timezone_name: str, progress: Progress | 
         dataset.failures_from_events(
             conn, split.test[0], split.test[1] + timedelta(days=options.lead_days), timezone_name
         ),
-        split.test[0], split.test[1] - timedelta(days=1), options.lead_days,
+        split.test[0],
+        split.test[1] - timedelta(days=1),
+        options.lead_days,
     )
     results = judge(bundle, test, failures, k=options.k, lead_days=options.lead_days, visits=visits)
     if progress:
@@ -307,7 +320,10 @@ def train_and_register(
         log.warning("training %s failed: %s; the last good model stays in use", version, exc)
         raise
     result.version = registry.save_model(
-        conn, result.bundle, trained_from=result.split.train[0], trained_to=result.split.test[1] - timedelta(days=1),
+        conn,
+        result.bundle,
+        trained_from=result.split.train[0],
+        trained_to=result.split.test[1] - timedelta(days=1),
         metrics=result.metrics,
     )
     return result

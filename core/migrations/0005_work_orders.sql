@@ -1,5 +1,5 @@
 -- Work orders: a visit to a lamp, made from a prediction, a fault or by hand, and how it ended.
--- Closing one as repaired or replaced writes the maintenance events (see api/routes/work_orders.py);
+-- Closing one as repaired or replaced writes the maintenance events (the API's work-order routes);
 -- a false alarm is kept here only, as feedback for the next training.
 
 CREATE TABLE work_orders (

@@ -1,14 +1,6 @@
--- Indexes for the API's read paths.
---
--- The lamp list's text search (`q`: a substring of the id, name, street or address, any
--- case) is an ILIKE '%...%' on four columns, which a B-tree cannot serve: without an
--- index, every search reads the whole inventory twice (count and page). A trigram GIN
--- index (pg_trgm) serves it for searches of three characters or more.
---
--- pg_trgm ships with PostgreSQL's contrib modules and is a trusted extension (a database
--- owner may create it), but a server may lack contrib or refuse the extension. Then the
--- search keeps working without the index, and the migration still succeeds; a later
--- migration can add the index once the extension is there.
+-- The lamp list's text search is an ILIKE '%...%' on four columns, which only a trigram
+-- index can serve. A server without pg_trgm keeps an unindexed search, and the migration
+-- still succeeds.
 DO $$
 DECLARE
     trgm_schema name;

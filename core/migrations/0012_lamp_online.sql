@@ -1,15 +1,7 @@
--- Each inventory lamp carries its controller's connection state (`lamps.online`), kept
--- equal to `lamp_status` by the database itself, so that the lamp list's connectivity
--- filter and its count read the inventory alone. The count used to join the whole
--- inventory with the connection states on every page (4 ms for 10,000 lamps, a hundred
--- times more for a city).
---
--- `lamp_status` stays the record of what every controller last said, inventory or not
--- (a controller not yet commissioned has a status too). It now also has a row for every
--- inventory lamp: `online` is null until the controller first reports. That row is what
--- makes the copy exact when a lamp is created while its controller reports for the first
--- time: both transactions insert the same key into `lamp_status`, so one waits for the
--- other, and the second sees what the first wrote.
+-- Each lamp carries its controller's connection state, kept equal to `lamp_status` by
+-- triggers, so that the lamp list's connectivity filter and count need not join the two.
+-- Every inventory lamp gets a `lamp_status` row (online null until the first report): a lamp
+-- created while its controller first reports then collides on that key, so the copy is exact.
 
 ALTER TABLE lamp_status ALTER COLUMN online DROP NOT NULL;
 ALTER TABLE lamps ADD COLUMN IF NOT EXISTS online boolean;

@@ -9,20 +9,9 @@ import pandas as pd
 import psycopg
 import pytest
 
-from models.features import (
-    FEATURE_SIGNALS,
-    FEATURES,
-    build_features,
-    forward_fill,
-    iter_features,
-    refresh_daily,
-    rolling_max,
-    rolling_mean,
-    rolling_min,
-    rolling_sum,
-    shift,
-)
 from models.daily import sun_day_terms
+from models.feature_windows import forward_fill, rolling_max, rolling_mean, rolling_min, rolling_sum, shift
+from models.features import FEATURE_SIGNALS, FEATURES, build_features, iter_features, refresh_daily
 from simulators.physics import solar_elevation_deg
 from tests.models.conftest import (
     READING_COLUMNS,
@@ -37,8 +26,18 @@ from tests.models.conftest import (
 
 D1, D2, D3, D4 = date(2026, 1, 11), date(2026, 1, 12), date(2026, 1, 13), date(2026, 1, 14)
 ZONE = "Europe/Paris"
-SIGNALS = {"power_w", "power_factor", "voltage_v", "driver_temp_c", "dim_level", "switch_cycles",
-           "burning_hours", "reports", "events", "age"}
+SIGNALS = {
+    "power_w",
+    "power_factor",
+    "voltage_v",
+    "driver_temp_c",
+    "dim_level",
+    "switch_cycles",
+    "burning_hours",
+    "reports",
+    "events",
+    "age",
+}
 
 
 def approx(expected: float):
@@ -61,8 +60,12 @@ def town(conn: psycopg.Connection, days: tuple[date, ...] = (D1, D2, D3)) -> dic
     for day in days:
         on_d2 = day == D2
         a_pf = {D1: 0.97, D2: 0.95, D3: 0.90}[day]
+        base_a = night_reading(a, power_factor=a_pf)
+        base_b = night_reading(b, ratio=1.1, power_factor=0.93, temp_lit_c=35.0, midday_lux=50.0)
+        base_c = night_reading(c, ratio=0.9, power_factor=0.97, temp_lit_c=32.0)
+        base_d = night_reading(d)
 
-        def reading_a(at: datetime, base=night_reading(a, power_factor=a_pf), on_d2=on_d2) -> dict:
+        def reading_a(at: datetime, base=base_a, on_d2=on_d2, a_pf=a_pf) -> dict:
             values = base(at)
             if on_d2 and at.hour == 12 and at.minute <= 20:
                 values |= {"dim_level": 100.0, "power_w": 100.0, "power_factor": a_pf, "driver_temp_c": 30.0}
@@ -72,28 +75,29 @@ def town(conn: psycopg.Connection, days: tuple[date, ...] = (D1, D2, D3)) -> dic
                 values["voltage_v"] = 200.0
             return values
 
-        def reading_b(at: datetime, base=night_reading(b, ratio=1.1, power_factor=0.93, temp_lit_c=35.0,
-                                                        midday_lux=50.0), on_d2=on_d2) -> dict:
+        def reading_b(at: datetime, base=base_b, on_d2=on_d2) -> dict:
             values = base(at)
             if on_d2 and at.hour == 15 and at.minute == 0:
                 values |= {"voltage_v": 0.0, "power_w": 0.0, "power_factor": 0.0}
             return values
 
-        def reading_c(at: datetime, base=night_reading(c, ratio=0.9, power_factor=0.97, temp_lit_c=32.0),
-                      on_d2=on_d2) -> dict:
+        def lost_b(at: datetime, on_d2: bool = on_d2) -> bool:
+            return on_d2 and at.hour in (3, 4)
+
+        def reading_c(at: datetime, base=base_c, on_d2=on_d2) -> dict:
             values = base(at)
             if on_d2 and at.hour == 20 and at.minute == 0:
                 values["extra_cycles"] = 5
             return values
 
-        def reading_d(at: datetime, base=night_reading(d), on_d2=on_d2) -> dict:
+        def reading_d(at: datetime, base=base_d, on_d2=on_d2) -> dict:
             values = base(at)
             if on_d2 and at.hour == 12 and at.minute <= 20:
                 values |= {"dim_level": 100.0, "power_w": 100.0, "power_factor": 0.95}
             return values
 
         a.day(day, reading_a)
-        b.day(day, reading_b, lost=lambda at, on_d2=on_d2: on_d2 and at.hour in (3, 4))
+        b.day(day, reading_b, lost=lost_b)
         c.day(day, reading_c)
         d.day(day, reading_d)
     insert_readings(conn, list(lamps.values()))
@@ -280,8 +284,9 @@ def test_power_factor_change_over_ten_days_gives_both_ends(conn):
     assert features["power_factor_1d"] == approx(0.85)
     assert features["power_factor_change_10d"] == approx(-0.09)
     assert features["power_factor_min_over_avg_10d"] == approx(0.85 / np.mean([0.94 - 0.01 * k for k in range(10)]))
-    assert features["power_factor_trend"] == approx(np.mean([0.85 + 0.01 * k for k in range(7)]) - np.mean(
-        [0.96 - 0.01 * k for k in range(12)]))
+    assert features["power_factor_trend"] == approx(
+        np.mean([0.85 + 0.01 * k for k in range(7)]) - np.mean([0.96 - 0.01 * k for k in range(12)])
+    )
 
 
 def test_a_day_of_23_hours_misses_no_report_and_a_new_controller_counts_no_negative_cycles(ts_conn):
@@ -295,8 +300,15 @@ def test_a_day_of_23_hours_misses_no_report_and_a_new_controller_counts_no_negat
             cycles += 1
         if at == local(date(2026, 3, 30), 12).astimezone(UTC):
             cycles = 0  # the controller is replaced at noon on the 30th
-        values = {"lamp_id": "A", "ts": at, "voltage_v": 230.0, "dim_level": 100.0 if lit else 0.0,
-                  "power_w": 100.0 if lit else 0.6, "power_factor": 0.95, "switch_cycles": cycles}
+        values = {
+            "lamp_id": "A",
+            "ts": at,
+            "voltage_v": 230.0,
+            "dim_level": 100.0 if lit else 0.0,
+            "power_w": 100.0 if lit else 0.6,
+            "power_factor": 0.95,
+            "switch_cycles": cycles,
+        }
         rows.append(tuple(values.get(c) for c in READING_COLUMNS))
         at += timedelta(minutes=10)
     with ts_conn.cursor().copy(f"COPY readings ({', '.join(READING_COLUMNS)}) FROM STDIN") as copy:
@@ -320,8 +332,12 @@ def test_the_sun_of_the_day_terms_agrees_with_the_full_formulas():
         declination, offset_deg = sun_day_terms(at.replace(hour=12))
         for lat, lon in ((45.76, 4.84), (60.2, 24.9), (-33.9, 151.2)):
             hour_angle = np.radians(at.timestamp() / 240.0 + offset_deg + lon)
-            elevation = np.degrees(np.arcsin(np.sin(np.radians(lat)) * np.sin(declination)
-                                             + np.cos(np.radians(lat)) * np.cos(declination) * np.cos(hour_angle)))
+            elevation = np.degrees(
+                np.arcsin(
+                    np.sin(np.radians(lat)) * np.sin(declination)
+                    + np.cos(np.radians(lat)) * np.cos(declination) * np.cos(hour_angle)
+                )
+            )
             exact = solar_elevation_deg(np.array([lat]), np.array([lon]), at.timestamp())[0]
             worst = max(worst, abs(elevation - exact))
     assert worst < 0.3
