@@ -164,7 +164,9 @@ def driver_equilibrium_temp_c(
     )
 
 
-def thermal_step_c(temp_c: np.ndarray, equilibrium_c: np.ndarray, dt_s: float, time_constant_s: float = 1_800.0) -> np.ndarray:
+def thermal_step_c(
+    temp_c: np.ndarray, equilibrium_c: np.ndarray, dt_s: float, time_constant_s: float = 1_800.0
+) -> np.ndarray:
     """First-order thermal lag: the temperature after `dt_s` seconds, approaching equilibrium."""
     weight = 1.0 - math.exp(-dt_s / time_constant_s)
     return temp_c + (equilibrium_c - temp_c) * weight
@@ -199,11 +201,15 @@ def seasonal_mean_temp_c(doy: np.ndarray | float, climate: Climate = LYON_CLIMAT
     )
 
 
-def daily_temp_swing_c(hour: np.ndarray | float, doy: np.ndarray | float, climate: Climate = LYON_CLIMATE) -> np.ndarray:
+def daily_temp_swing_c(
+    hour: np.ndarray | float, doy: np.ndarray | float, climate: Climate = LYON_CLIMATE
+) -> np.ndarray:
     """Deviation from the daily mean at a solar hour, °C: warmest mid-afternoon, coldest near dawn."""
     d = np.asarray(doy, dtype=float)
     summerness = 0.5 - 0.5 * np.cos(2 * np.pi * (d - climate.coldest_day_of_year) / 365.25)
-    half_range = 0.5 * (climate.daily_range_winter_c + (climate.daily_range_summer_c - climate.daily_range_winter_c) * summerness)
+    half_range = 0.5 * (
+        climate.daily_range_winter_c + (climate.daily_range_summer_c - climate.daily_range_winter_c) * summerness
+    )
     return half_range * np.cos(2 * np.pi * (np.asarray(hour, dtype=float) - climate.warmest_solar_hour) / 24.0)
 
 
