@@ -4,7 +4,8 @@
  * message catalogue of its language as JSON; this file reads them and offers the
  * pages a small toolkit as window.SL: t() for texts, api() for the JSON API (session
  * cookie, X-CSRF-Token on every change), formatters that show times in the town's
- * time zone, and h() to build DOM nodes without ever parsing data as HTML.
+ * time zone, h() to build DOM nodes without ever parsing data as HTML, and the parts that several
+ * pages share (paged tables, the town map, the refresh of a page).
  */
 (function () {
   "use strict";
@@ -141,6 +142,8 @@
     dateTime: (value) => { const d = toDate(value); return d ? formats.dateTime.format(d) : dash; },
     date: (value) => { const d = toDate(value); return d ? formats.date.format(d) : dash; },
     time: (value) => { const d = toDate(value); return d ? formats.time.format(d) : dash; },
+    /** A calendar day ("2024-01-31"), read at noon UTC so that no time zone moves it to another day. */
+    day: (value) => (value ? fmt.date(value + "T12:00:00Z") : dash),
     /** "5 minutes ago" / "il y a 5 minutes". */
     ago(value) {
       const d = toDate(value);
@@ -185,6 +188,7 @@
   };
 
   const stateLabel = (state) => (has(messages, "state." + state) ? t("state." + state) : state);
+  const eventLabel = (type) => (has(messages, "event." + type) ? t("event." + type) : type);
 
   function stateBadge(state) {
     return h("span", { class: `badge badge-state badge-${state}` }, h("span", { class: "dot", "aria-hidden": "true" }), stateLabel(state));
@@ -198,6 +202,117 @@
 
   function lampLink(lampId, text) {
     return h("a", { href: "/lamps/" + encodeURIComponent(lampId) }, text || lampId);
+  }
+
+  /** A reason of a prediction, in French where the model wrote it in French too. */
+  const reasonText = (reason) => (config.lang === "fr" && reason.text_fr ? reason.text_fr : reason.text);
+
+  /** A term and its value for a <dl>, a dash for no value. */
+  function fact(term, value) {
+    return [h("dt", {}, term), h("dd", {}, value === null || value === undefined || value === "" ? dash : value)];
+  }
+
+  // The telemetry fields that are charted, in the order the lamp page draws them; the same colours
+  // wherever they are drawn.
+  const METRICS = {
+    power_w: { label: "metric.power_w", unit: "W", digits: 1, colour: "#1c6fc9" },
+    power_factor: { label: "metric.power_factor", unit: "", digits: 2, colour: "#7b3fb5" },
+    voltage_v: { label: "metric.voltage_v", unit: "V", digits: 1, colour: "#0f7f75" },
+    driver_temp_c: { label: "metric.driver_temp_c", unit: "°C", digits: 1, colour: "#c2410c" },
+    dim_level: { label: "metric.dim_level", unit: "%", digits: 0, colour: "#a16207" },
+  };
+
+  // ------------------------------------------------------------------ map
+
+  /** The town's Leaflet map in `element`, on a plain background unless the town configured a tile
+   * server; null (and the error shown in `errorBox`) when Leaflet is missing. */
+  function townMap(element, errorBox) {
+    if (!window.L) {
+      showError(errorBox, t("error.vendor_missing"));
+      return null;
+    }
+    const map = L.map(element, {
+      zoomControl: false,
+      attributionControl: Boolean(config.mapTileUrl),
+      zoomSnap: 0.25,
+      minZoom: 3,
+      maxZoom: 20,
+    });
+    L.control.zoom({ zoomInTitle: t("dashboard.map.zoom_in"), zoomOutTitle: t("dashboard.map.zoom_out") }).addTo(map);
+    L.control.scale({ imperial: false }).addTo(map);
+    if (config.mapTileUrl) {
+      L.tileLayer(config.mapTileUrl, { maxZoom: 20, attribution: config.mapTileAttribution || "" }).addTo(map);
+      element.classList.add("map-tiles");
+    } else {
+      element.classList.add("map-plain");
+    }
+    map.setView([46.6, 2.4], 5); // France, until the lamps are known
+    return map;
+  }
+
+  // ------------------------------------------------------------------ tables
+
+  /** Rows into a table's body; the table's empty note shows when there are none. */
+  function fillTable(tableId, emptyId, rows) {
+    document.querySelector(`#${tableId} tbody`).replaceChildren(...rows);
+    document.getElementById(emptyId).hidden = rows.length > 0;
+  }
+
+  /**
+   * A list shown a page at a time, laid out by the templates' list_card: the heading `name`-count
+   * counts it (message `countKey`), the table (`tableId`, or `name`-table) gets row(item, index) for
+   * each item, `name`-empty shows when there are none and `name`-more fetches the next page.
+   * fetchPage(offset) resolves to { items, total }, with `available` when fewer than `total` can be
+   * shown. A fetch's error shows in `errorBox`, when given, until one succeeds.
+   */
+  function pagedTable({ name, tableId, countKey, row, fetchPage, errorBox }) {
+    const table = document.getElementById(tableId || name + "-table");
+    const body = table.querySelector("tbody");
+    const countHeading = document.getElementById(name + "-count");
+    const empty = document.getElementById(name + "-empty");
+    const more = document.getElementById(name + "-more");
+    let shown = 0;
+
+    /** A page at `offset`: the first replaces the rows, the next ones add to them. */
+    function render(page, offset) {
+      if (offset === 0) body.replaceChildren();
+      body.append(...page.items.map((item, index) => row(item, offset + index)));
+      shown = offset + page.items.length;
+      countHeading.textContent = t(countKey, { count: fmt.number(page.total) });
+      table.dataset.total = String(page.total);
+      empty.hidden = page.total !== 0;
+      table.hidden = page.total === 0;
+      more.hidden = shown >= (page.available ?? page.total);
+    }
+
+    async function load(offset) {
+      const page = await fetchPage(offset);
+      showError(errorBox, "");
+      render(page, offset);
+    }
+
+    /** The first page again; rejects (the error shown) when it cannot be fetched. */
+    async function reload() {
+      try {
+        await load(0);
+      } catch (err) {
+        showError(errorBox, errorText(err));
+        throw err;
+      }
+    }
+
+    more.addEventListener("click", async () => {
+      more.disabled = true;
+      try {
+        await load(shown);
+      } catch (err) {
+        showError(errorBox, errorText(err));
+      } finally {
+        more.disabled = false;
+      }
+    });
+
+    return { table, body, countHeading, render, reload, get shown() { return shown; } };
   }
 
   // ------------------------------------------------------------------ refresh
@@ -225,6 +340,13 @@
     });
     run();
     return run;
+  }
+
+  /** refreshEvery for a page whose head has the refresh line and button (page_head with refresh). */
+  function autoRefresh(task) {
+    const refreshNow = refreshEvery(config.refreshSeconds || 60, task, document.getElementById("refresh-status"));
+    document.getElementById("refresh-now").addEventListener("click", () => refreshNow());
+    return refreshNow;
   }
 
   // ------------------------------------------------------------------ header: sign out, language
@@ -266,6 +388,7 @@
 
   window.SL = {
     config, t, h, api, ApiError, errorText, showError, fmt, STATES, STATE_COLOURS,
-    stateLabel, stateBadge, onlineBadge, lampLink, refreshEvery,
+    stateLabel, eventLabel, stateBadge, onlineBadge, lampLink, reasonText, fact, METRICS, townMap, fillTable, pagedTable,
+    refreshEvery, autoRefresh,
   };
 })();

@@ -105,31 +105,12 @@
   }
 
   function initMap() {
-    if (!window.L) {
-      SL.showError(errorBox, t("error.vendor_missing"));
-      return false;
-    }
-    map = L.map(mapElement, {
-      zoomControl: false,
-      attributionControl: Boolean(config.mapTileUrl),
-      zoomSnap: 0.25,
-      minZoom: 3,
-      maxZoom: 20,
-    });
-    L.control.zoom({ zoomInTitle: t("dashboard.map.zoom_in"), zoomOutTitle: t("dashboard.map.zoom_out") }).addTo(map);
-    L.control.scale({ imperial: false }).addTo(map);
-    if (config.mapTileUrl) {
-      L.tileLayer(config.mapTileUrl, { maxZoom: 20, attribution: config.mapTileAttribution || "" }).addTo(map);
-      mapElement.classList.add("map-tiles");
-    } else {
-      mapElement.classList.add("map-plain");
-    }
+    map = SL.townMap(mapElement, errorBox);
+    if (!map) return;
     map.on("zoomend", () => {
       const radius = markerRadius();
       for (const marker of markers.values()) marker.setRadius(radius);
     });
-    map.setView([46.6, 2.4], 5); // France, until the lamps are known
-    return true;
   }
 
   function decorate(marker, lamp) {
@@ -245,6 +226,5 @@
   });
 
   initMap();
-  const refreshNow = SL.refreshEvery(config.refreshSeconds || 60, refresh, document.getElementById("refresh-status"));
-  document.getElementById("refresh-now").addEventListener("click", () => refreshNow());
+  SL.autoRefresh(refresh);
 })();

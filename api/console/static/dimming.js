@@ -5,7 +5,7 @@
 (function () {
   "use strict";
 
-  const { t, h, api, fmt, errorText, showError, config } = window.SL;
+  const { t, h, api, fmt, errorText, showError, fillTable, config } = window.SL;
   const canEdit = Boolean(config.canEdit);
   const TARGET_KINDS = ["town", "group", "street", "circuit", "lighting_class", "lamp"];
   const errorBox = document.getElementById("dimming-error");
@@ -32,13 +32,24 @@
     showError(errorBox, errorText(err));
   }
 
-  function fillTable(tableId, emptyId, rows) {
-    document.querySelector(`#${tableId} tbody`).replaceChildren(...rows);
-    document.getElementById(emptyId).hidden = rows.length > 0;
+  /** Send a change; once it is saved, say so and run `reload` to show it; or say why it failed. */
+  async function save(path, options, reload) {
+    try {
+      await api(path, options);
+      say(t("dimming.saved"));
+      await reload();
+    } catch (err) { fail(err); }
   }
 
   function actionButton(label, onClick, extra) {
     return h("button", { type: "button", class: "btn btn-small", onclick: onClick, ...(extra || {}) }, label);
+  }
+
+  /** A row's button that deletes `path` once the user confirms (message `confirmKey`). */
+  function removeButton(what, confirmKey, path, reload) {
+    return actionButton(t("dimming.remove"), () => {
+      if (window.confirm(t(confirmKey))) save(path, { method: "DELETE" }, reload);
+    }, { "aria-label": `${t("dimming.remove")} ${what}` });
   }
 
   // ------------------------------------------------------------------ form choices
@@ -102,14 +113,8 @@
     const rows = assignments.map((a) => h("tr", {},
       h("td", {}, targetText(a.target_kind, a.target)),
       h("td", {}, h("a", { href: `/dimming/profiles/${a.profile_id}` }, profileName(a.profile_id))),
-      canEdit ? h("td", {}, actionButton(t("dimming.remove"), async () => {
-        if (!window.confirm(t("dimming.assignments.confirm_remove"))) return;
-        try {
-          await api(`/api/v1/dimming/assignments/${a.id ?? a.assignment_id}`, { method: "DELETE" });
-          say(t("dimming.saved"));
-          await loadAssignments();
-        } catch (err) { fail(err); }
-      }, { "aria-label": `${t("dimming.remove")} ${targetText(a.target_kind, a.target)}` })) : null));
+      canEdit ? h("td", {}, removeButton(targetText(a.target_kind, a.target), "dimming.assignments.confirm_remove",
+        `/api/v1/dimming/assignments/${a.id ?? a.assignment_id}`, loadAssignments)) : null));
     fillTable("assignments-table", "assignments-empty", rows);
   }
 
@@ -124,13 +129,9 @@
       event.preventDefault();
       const target = targetOf(assignmentForm);
       if (target.target_kind !== "town" && !target.target) { showError(errorBox, t("dimming.target_missing")); return; }
-      try {
-        await api("/api/v1/dimming/assignments", {
-          method: "POST", json: { ...target, profile_id: Number(assignmentForm.elements.profile_id.value) },
-        });
-        say(t("dimming.saved"));
-        await loadAssignments();
-      } catch (err) { fail(err); }
+      await save("/api/v1/dimming/assignments", {
+        method: "POST", json: { ...target, profile_id: Number(assignmentForm.elements.profile_id.value) },
+      }, loadAssignments);
     });
   }
 
@@ -176,7 +177,7 @@
   // ------------------------------------------------------------------ calendar
 
   function whenText(c) {
-    if (c.kind === "dates") return `${fmt.date(c.start_date + "T12:00:00Z")} – ${fmt.date(c.end_date + "T12:00:00Z")}`;
+    if (c.kind === "dates") return `${fmt.day(c.start_date)} – ${fmt.day(c.end_date)}`;
     if (c.kind === "weekdays") return (c.weekdays || []).map((d) => t("dimming.weekday." + d)).join(", ");
     return t("dimming.calendar.yearly_text", { start: c.start_day, end: c.end_day });
   }
@@ -189,14 +190,8 @@
       h("td", {}, targetText(c.target_kind || "town", c.target || "")),
       h("td", {}, h("a", { href: `/dimming/profiles/${c.profile_id}` }, profileName(c.profile_id))),
       h("td", { class: "num" }, fmt.number(c.priority)),
-      canEdit ? h("td", {}, actionButton(t("dimming.remove"), async () => {
-        if (!window.confirm(t("dimming.calendar.confirm_remove"))) return;
-        try {
-          await api(`/api/v1/dimming/calendar/${c.id ?? c.exception_id}`, { method: "DELETE" });
-          say(t("dimming.saved"));
-          await loadCalendar();
-        } catch (err) { fail(err); }
-      }, { "aria-label": `${t("dimming.remove")} ${c.name}` })) : null));
+      canEdit ? h("td", {}, removeButton(c.name, "dimming.calendar.confirm_remove",
+        `/api/v1/dimming/calendar/${c.id ?? c.exception_id}`, loadCalendar)) : null));
     fillTable("calendar-table", "calendar-empty", rows);
   }
 
@@ -220,13 +215,11 @@
         body.weekdays = [...calendarForm.querySelectorAll('input[name="weekdays"]:checked')].map((c) => Number(c.value));
       }
       if (kind.value === "yearly") Object.assign(body, { start_day: f.start_day.value.trim(), end_day: f.end_day.value.trim() });
-      try {
-        await api("/api/v1/dimming/calendar", { method: "POST", json: body });
-        say(t("dimming.saved"));
+      await save("/api/v1/dimming/calendar", { method: "POST", json: body }, () => {
         calendarForm.reset();
         syncKind();
-        await loadCalendar();
-      } catch (err) { fail(err); }
+        return loadCalendar();
+      });
     });
   }
 
@@ -252,13 +245,9 @@
         h("td", {}, fmt.dateTime(o.expires_at)),
         h("td", {}, o.reason || "–", o.created_by ? h("span", { class: "muted small" }, ` · ${o.created_by}`) : null),
         h("td", {}, t("dimming.overrides.state." + state)),
-        canEdit ? h("td", {}, state === "active" || state === "scheduled" ? actionButton(t("dimming.overrides.cancel"), async () => {
-          try {
-            await api(`/api/v1/dimming/overrides/${o.id ?? o.override_id}/cancel`, { method: "POST" });
-            say(t("dimming.saved"));
-            await loadOverrides();
-          } catch (err) { fail(err); }
-        }) : null) : null);
+        canEdit ? h("td", {}, state === "active" || state === "scheduled" ? actionButton(t("dimming.overrides.cancel"),
+          () => save(`/api/v1/dimming/overrides/${o.id ?? o.override_id}/cancel`, { method: "POST" }, loadOverrides))
+          : null) : null);
     });
     fillTable("overrides-table", "overrides-empty", rows);
   }
@@ -273,17 +262,13 @@
       const now = new Date();
       const hours = Number(f.hours.value);
       if (!(hours > 0)) { showError(errorBox, t("dimming.overrides.hours_missing")); return; }
-      try {
-        await api("/api/v1/dimming/overrides", {
-          method: "POST",
-          json: {
-            ...target, level: Number(f.level.value), reason: f.reason.value.trim(),
-            starts_at: now.toISOString(), expires_at: new Date(now.getTime() + hours * 3600 * 1000).toISOString(),
-          },
-        });
-        say(t("dimming.saved"));
-        await loadOverrides();
-      } catch (err) { fail(err); }
+      await save("/api/v1/dimming/overrides", {
+        method: "POST",
+        json: {
+          ...target, level: Number(f.level.value), reason: f.reason.value.trim(),
+          starts_at: now.toISOString(), expires_at: new Date(now.getTime() + hours * 3600 * 1000).toISOString(),
+        },
+      }, loadOverrides);
     });
   }
 

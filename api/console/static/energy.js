@@ -4,7 +4,7 @@
 (function () {
   "use strict";
 
-  const { t, h, api, fmt, errorText, showError } = window.SL;
+  const { t, h, api, fmt, errorText, showError, fillTable } = window.SL;
   const form = document.getElementById("energy-form");
   const errorBox = document.getElementById("energy-error");
   const statusLine = document.getElementById("energy-status");
@@ -96,7 +96,7 @@
   }
 
   function renderTable(rows) {
-    const body = rows.map((row) => h("tr", { dataset: { group: row.group, month: row.month } },
+    fillTable("energy-table", "energy-empty", rows.map((row) => h("tr", { dataset: { group: row.group, month: row.month } },
       h("th", { scope: "row" }, groupLabel(row.group)),
       h("td", {}, monthLabel(row.month)),
       h("td", { class: "num" }, fmt.number(row.lamps)),
@@ -105,9 +105,7 @@
       h("td", { class: "num", dataset: { measured: row.measured_kwh ?? "" } }, fmt.energyKwh(row.measured_kwh)),
       h("td", { class: "num" }, fmt.energyKwh(row.saved_kwh)),
       h("td", { class: "num" }, row.cost_saved_eur === null ? "–" : fmt.unit(row.cost_saved_eur, "€", 0)),
-      h("td", { class: "num" }, row.co2_saved_kg === null ? "–" : fmt.unit(row.co2_saved_kg, "kg", 0))));
-    document.querySelector("#energy-table tbody").replaceChildren(...body);
-    document.getElementById("energy-empty").hidden = rows.length > 0;
+      h("td", { class: "num" }, row.co2_saved_kg === null ? "–" : fmt.unit(row.co2_saved_kg, "kg", 0)))));
   }
 
   async function load() {

@@ -2,7 +2,7 @@
 (function () {
   "use strict";
   const SL = window.SL;
-  const { config, t, h, api, fmt } = SL;
+  const { config, t, h, api, fmt, fact, eventLabel } = SL;
   const lampId = config.lampId;
   const lampPath = "/api/v1/lamps/" + encodeURIComponent(lampId);
 
@@ -12,29 +12,13 @@
     "7d": { hours: 24 * 7, bucket: "1h", seconds: 3600 },
     "30d": { hours: 24 * 30, bucket: "1d", seconds: 86400 },
   };
-  const METRICS = {
-    power_w: { unit: "W", digits: 1, colour: "#1c6fc9" },
-    power_factor: { unit: "", digits: 2, colour: "#7b3fb5" },
-    voltage_v: { unit: "V", digits: 1, colour: "#0f7f75" },
-    driver_temp_c: { unit: "°C", digits: 1, colour: "#c2410c" },
-    dim_level: { unit: "%", digits: 0, colour: "#a16207" },
-  };
+  const METRICS = SL.METRICS;
 
   const errorBox = document.getElementById("lamp-error");
   const chartsStatus = document.getElementById("charts-status");
   const plots = new Map(); // field -> uPlot instance
 
   // ------------------------------------------------------------------ details
-
-  function fact(term, value) {
-    return [h("dt", {}, term), h("dd", {}, value === null || value === undefined || value === "" ? "–" : value)];
-  }
-
-  function eventLabel(type) {
-    const key = "event." + type;
-    const text = t(key);
-    return text === key ? type : text;
-  }
 
   function eventDetail(detail) {
     if (detail === null || detail === undefined || detail === "") return "";
@@ -76,7 +60,7 @@
       ...fact(t("lamp.field.model"), lamp.model),
       ...fact(t("lamp.field.technology"), lamp.technology),
       ...fact(t("lamp.field.rated_power"), lamp.rated_power_w == null ? null : fmt.unit(lamp.rated_power_w, "W", 0)),
-      ...fact(t("lamp.field.install_date"), lamp.install_date ? fmt.date(lamp.install_date + "T12:00:00Z") : null),
+      ...fact(t("lamp.field.install_date"), fmt.day(lamp.install_date)),
       ...fact(t("lamp.field.position"), position),
     );
 

@@ -68,16 +68,6 @@
   };
 
   const spec = LISTS[config.list];
-  const table = document.getElementById("list-table");
-  const body = table.querySelector("tbody");
-  const countHeading = document.getElementById("list-count");
-  const empty = document.getElementById("list-empty");
-  const more = document.getElementById("list-more");
-  const errorBox = document.getElementById("list-error");
-  let shown = 0;
-
-  table.querySelector("thead").replaceChildren(
-    h("tr", {}, ...spec.columns.map((column) => h("th", { scope: "col", class: column.numeric ? "num" : null }, t(column.head)))));
 
   function row(item) {
     return h("tr", {}, ...spec.columns.map((column, index) => {
@@ -88,41 +78,18 @@
     }));
   }
 
-  async function load(offset) {
-    const page = spec.load
-      ? await spec.load().then((items) => ({ items, total: items.length }))
-      : await api(spec.path, { params: { ...spec.params, limit: PAGE, offset } });
-    SL.showError(errorBox, "");
-    if (offset === 0) body.replaceChildren();
-    body.append(...page.items.map(row));
-    shown = offset + page.items.length;
-    countHeading.textContent = t(`lists.${config.list}.count`, { count: fmt.number(page.total) });
-    table.dataset.total = String(page.total);
-    empty.hidden = page.total !== 0;
-    table.hidden = page.total === 0;
-    more.hidden = shown >= page.total;
-  }
-
-  async function reload() {
-    try {
-      await load(0);
-    } catch (err) {
-      SL.showError(errorBox, SL.errorText(err));
-      throw err;
-    }
-  }
-
-  more.addEventListener("click", async () => {
-    more.disabled = true;
-    try {
-      await load(shown);
-    } catch (err) {
-      SL.showError(errorBox, SL.errorText(err));
-    } finally {
-      more.disabled = false;
-    }
+  const list = SL.pagedTable({
+    name: "list",
+    countKey: `lists.${config.list}.count`,
+    row,
+    errorBox: document.getElementById("list-error"),
+    fetchPage: (offset) => (spec.load
+      ? spec.load().then((items) => ({ items, total: items.length }))
+      : api(spec.path, { params: { ...spec.params, limit: PAGE, offset } })),
   });
 
-  const refreshNow = SL.refreshEvery(config.refreshSeconds || 60, reload, document.getElementById("refresh-status"));
-  document.getElementById("refresh-now").addEventListener("click", () => refreshNow());
+  list.table.querySelector("thead").replaceChildren(
+    h("tr", {}, ...spec.columns.map((column) => h("th", { scope: "col", class: column.numeric ? "num" : null }, t(column.head)))));
+
+  SL.autoRefresh(list.reload);
 })();

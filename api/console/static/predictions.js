@@ -8,7 +8,7 @@
 (function () {
   "use strict";
   const SL = window.SL;
-  const { config, t, h, api, fmt } = SL;
+  const { config, t, h, api, fmt, reasonText } = SL;
 
   const PAGE_SIZE = 1000; // the API's largest page
   const MAX_LOADED = PAGE_SIZE; // the 1,000 highest risks: enough for any crew; the count says when there are more
@@ -18,11 +18,7 @@
   const RISK_COLOURS = { high: "#c62828", elevated: "#e67700", moderate: "#b08800", low: "#2e7d32" };
   // Reasons' signals that are telemetry fields, and how to chart them (as on the lamp page).
   const METRICS = {
-    power_w: { label: "metric.power_w", digits: 1, colour: "#1c6fc9" },
-    power_factor: { label: "metric.power_factor", digits: 2, colour: "#7b3fb5" },
-    voltage_v: { label: "metric.voltage_v", digits: 1, colour: "#0f7f75" },
-    driver_temp_c: { label: "metric.driver_temp_c", digits: 1, colour: "#c2410c" },
-    dim_level: { label: "metric.dim_level", digits: 0, colour: "#a16207" },
+    ...SL.METRICS,
     switch_cycles: { label: "signal.switch_cycles", digits: 0, colour: "#374151" },
     burning_hours: { label: "signal.burning_hours", digits: 0, colour: "#374151" },
   };
@@ -33,11 +29,6 @@
   const errorBox = document.getElementById("predictions-error");
   const statusBox = document.getElementById("predictions-status");
   const form = document.getElementById("prediction-filters");
-  const table = document.getElementById("ranking");
-  const body = table.querySelector("tbody");
-  const countHeading = document.getElementById("ranking-count");
-  const empty = document.getElementById("ranking-empty");
-  const more = document.getElementById("ranking-more");
   const mapElement = document.getElementById("map");
   const mapCount = document.getElementById("map-count");
   const mapNote = document.getElementById("map-note");
@@ -49,7 +40,7 @@
 
   let items = [];
   let total = 0;
-  let shown = 0;
+  let fromTop = true; // the next load lists the first step only: at first, and after a change of filters
   let selected = null;
   let map = null;
   let layer = null;
@@ -61,7 +52,6 @@
 
   const riskLevel = (p) => RISK_LEVELS.find(([floor]) => p >= floor)[1];
   const percent = (p) => `${fmt.number(p * 100, 0)}\u202f%`;
-  const reasonText = (r) => (config.lang === "fr" && r.text_fr ? r.text_fr : r.text);
 
   function riskBadge(p) {
     return h("span", { class: `risk risk-${riskLevel(p)}`, dataset: { risk: String(p) } }, percent(p));
@@ -70,7 +60,7 @@
   function workOrderLink(order) {
     return h("a", { href: "/work-orders?id=" + order.id, class: "wo-link" },
       t("work_order.link", { number: order.id, status: t("wo_status." + order.status).toLowerCase() }),
-      order.scheduled_for ? ` (${fmt.date(order.scheduled_for + "T12:00:00Z")})` : "");
+      order.scheduled_for ? ` (${fmt.day(order.scheduled_for)})` : "");
   }
 
   // ------------------------------------------------------------------ filters (kept in the address)
@@ -134,7 +124,8 @@
       fillOptions("circuit-options", items.map((item) => item.circuit));
       fillOptions("street-options", items.map((item) => item.street));
     }
-    renderList(Math.max(shown, LIST_STEP));
+    renderList(Math.max(fromTop ? 0 : ranking.shown, LIST_STEP));
+    fromTop = false;
     drawMap();
   }
 
@@ -197,9 +188,9 @@
     for (const name of FILTERS) form.elements[name].value = "";
     form.elements.circuit.value = circuit;
     keepInAddress(currentFilters());
-    shown = 0;
+    fromTop = true;
     fitNext = true;
-    reload().then(() => countHeading.focus(), () => {});
+    reload().then(() => ranking.countHeading.focus(), () => {});
   }
 
   // ------------------------------------------------------------------ the ranked list
@@ -231,14 +222,19 @@
       h("td", { class: "work-order-cell" }, workOrderCell(item)));
   }
 
+  // The lamps are all loaded at once (up to MAX_LOADED): a page of the list is a step further down them.
+  const listPage = (offset, count) => ({ items: items.slice(offset, offset + count), total, available: items.length });
+  const ranking = SL.pagedTable({
+    name: "ranking",
+    tableId: "ranking",
+    countKey: "predictions.count",
+    row,
+    fetchPage: async (offset) => listPage(offset, LIST_STEP),
+  });
+
+  /** The first `count` lamps of the list. */
   function renderList(count) {
-    shown = Math.min(count, items.length);
-    body.replaceChildren(...items.slice(0, shown).map(row));
-    countHeading.textContent = t("predictions.count", { count: fmt.number(total) });
-    table.dataset.total = String(total);
-    empty.hidden = total !== 0;
-    table.hidden = total === 0;
-    more.hidden = shown >= items.length;
+    ranking.render(listPage(0, count), 0);
   }
 
   async function createWorkOrder(item, button) {
@@ -268,24 +264,6 @@
   }
 
   // ------------------------------------------------------------------ the map
-
-  function initMap() {
-    if (!window.L) {
-      SL.showError(errorBox, t("error.vendor_missing"));
-      return;
-    }
-    map = L.map(mapElement, { zoomControl: false, attributionControl: Boolean(config.mapTileUrl), zoomSnap: 0.25,
-      minZoom: 3, maxZoom: 20 });
-    L.control.zoom({ zoomInTitle: t("dashboard.map.zoom_in"), zoomOutTitle: t("dashboard.map.zoom_out") }).addTo(map);
-    L.control.scale({ imperial: false }).addTo(map);
-    if (config.mapTileUrl) {
-      L.tileLayer(config.mapTileUrl, { maxZoom: 20, attribution: config.mapTileAttribution || "" }).addTo(map);
-      mapElement.classList.add("map-tiles");
-    } else {
-      mapElement.classList.add("map-plain");
-    }
-    map.setView([46.6, 2.4], 5);
-  }
 
   function popup(item) {
     const button = h("button", { type: "button", class: "btn btn-small btn-primary" }, t("predictions.show_signals"));
@@ -393,7 +371,7 @@
   async function showSignals(item) {
     const token = ++signalsToken;
     selected = item.lamp_id;
-    for (const tr of body.querySelectorAll("tr")) {
+    for (const tr of ranking.body.querySelectorAll("tr")) {
       if (tr.dataset.lampId === item.lamp_id) tr.setAttribute("aria-selected", "true");
       else tr.removeAttribute("aria-selected");
     }
@@ -452,22 +430,20 @@
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     keepInAddress(currentFilters());
-    shown = 0;
+    fromTop = true;
     fitNext = true;
     reload().catch(() => {});
   });
   form.addEventListener("reset", () => {
     setTimeout(() => {
       keepInAddress({});
-      shown = 0;
+      fromTop = true;
       fitNext = true;
       reload().catch(() => {});
     });
   });
-  more.addEventListener("click", () => renderList(shown + LIST_STEP));
 
   filtersFromAddress();
-  initMap();
-  const refreshNow = SL.refreshEvery(config.refreshSeconds || 60, reload, document.getElementById("refresh-status"));
-  document.getElementById("refresh-now").addEventListener("click", () => refreshNow());
+  map = SL.townMap(mapElement, errorBox);
+  SL.autoRefresh(reload);
 })();

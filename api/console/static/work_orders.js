@@ -3,27 +3,18 @@
 (function () {
   "use strict";
   const SL = window.SL;
-  const { config, t, h, api, fmt } = SL;
+  const { t, h, api, fmt, reasonText, fact, eventLabel } = SL;
   const PAGE = 100;
   const STATUS_CHOICES = { active: ["open", "scheduled"], open: ["open"], scheduled: ["scheduled"], done: ["done"], all: [] };
 
   const errorBox = document.getElementById("orders-error");
   const filters = document.getElementById("order-filters");
-  const table = document.getElementById("orders-table");
-  const body = table.querySelector("tbody");
-  const countHeading = document.getElementById("orders-count");
-  const empty = document.getElementById("orders-empty");
-  const more = document.getElementById("orders-more");
   const panel = document.getElementById("order-panel");
   const panelTitle = document.getElementById("order-title");
   const panelStatus = document.getElementById("order-status");
   const scheduleForm = document.getElementById("schedule-form");
   const closeForm = document.getElementById("close-form");
-  let shown = 0;
   let current = null; // the work order in the panel
-
-  const reasonText = (r) => (config.lang === "fr" && r.text_fr ? r.text_fr : r.text);
-  const day = (value) => (value ? fmt.date(value + "T12:00:00Z") : "–");
 
   function statusBadge(status) {
     return h("span", { class: `badge badge-wo-${status}`, dataset: { status } }, t("wo_status." + status));
@@ -33,11 +24,7 @@
     if (order.source === "prediction") {
       return order.reasons.length ? reasonText(order.reasons[0]) : t("wo_source.prediction");
     }
-    if (order.source === "fault") {
-      const key = "event." + order.fault_event_type;
-      const label = t(key);
-      return `${label === key ? order.fault_event_type : label}, ${fmt.dateTime(order.fault_event_ts)}`;
-    }
+    if (order.source === "fault") return `${eventLabel(order.fault_event_type)}, ${fmt.dateTime(order.fault_event_ts)}`;
     return order.notes.split("\n")[0] || t("wo_source.manual");
   }
 
@@ -66,38 +53,23 @@
         [order.lamp_name !== order.lamp_id ? order.lamp_name : "", order.street].filter(Boolean).join(" · "))),
       h("td", {}, h("span", { class: "muted small" }, t("wo_source." + order.source)), h("br"), why(order)),
       h("td", {}, statusBadge(order.status)),
-      h("td", {}, order.status === "done" ? fmt.date(order.closed_at) : day(order.scheduled_for)));
+      h("td", {}, order.status === "done" ? fmt.date(order.closed_at) : fmt.day(order.scheduled_for)));
   }
 
-  async function load(offset) {
-    const { params, statusQuery } = query();
-    const path = "/api/v1/work-orders" + (statusQuery ? "?" + statusQuery : "");
-    const page = await api(path, { params: { ...params, limit: PAGE, offset } });
-    SL.showError(errorBox, "");
-    if (offset === 0) body.replaceChildren();
-    body.append(...page.items.map(row));
-    shown = offset + page.items.length;
-    countHeading.textContent = t("work_orders.count", { count: fmt.number(page.total) });
-    table.dataset.total = String(page.total);
-    empty.hidden = page.total !== 0;
-    table.hidden = page.total === 0;
-    more.hidden = shown >= page.total;
-  }
-
-  async function reload() {
-    try {
-      await load(0);
-    } catch (err) {
-      SL.showError(errorBox, SL.errorText(err));
-      throw err;
-    }
-  }
+  const orders = SL.pagedTable({
+    name: "orders",
+    countKey: "work_orders.count",
+    row,
+    errorBox,
+    fetchPage(offset) {
+      const { params, statusQuery } = query();
+      const path = "/api/v1/work-orders" + (statusQuery ? "?" + statusQuery : "");
+      return api(path, { params: { ...params, limit: PAGE, offset } });
+    },
+  });
+  const reload = orders.reload;
 
   // ------------------------------------------------------------------ one work order
-
-  function fact(term, value) {
-    return [h("dt", {}, term), h("dd", {}, value === null || value === undefined || value === "" ? "–" : value)];
-  }
 
   function show(order) {
     current = order;
@@ -132,7 +104,7 @@
       closeForm.reset();
       closeForm.elements.failure_found.disabled = false;
     }
-    for (const tr of body.querySelectorAll("tr")) {
+    for (const tr of orders.body.querySelectorAll("tr")) {
       if (tr.dataset.id === String(order.id)) tr.setAttribute("aria-selected", "true");
       else tr.removeAttribute("aria-selected");
     }
@@ -158,18 +130,23 @@
     panelStatus.classList.toggle("record-error", Boolean(isError));
   }
 
-  async function change(json, button) {
+  /** Send a change of the work order in the panel, show it as it now is, then `after(order)`; the list follows. */
+  async function send(path, options, button, after) {
     button.disabled = true;
     try {
-      const order = await api("/api/v1/work-orders/" + current.id, { method: "PATCH", json });
+      const order = await api(path, options);
       show(order);
-      say(t("work_orders.schedule.saved"));
+      after(order);
       await reload().catch(() => {});
     } catch (err) {
       say(SL.errorText(err), true);
     } finally {
       button.disabled = false;
     }
+  }
+
+  function change(json, button) {
+    send("/api/v1/work-orders/" + current.id, { method: "PATCH", json }, button, () => say(t("work_orders.schedule.saved")));
   }
 
   scheduleForm.addEventListener("submit", (event) => {
@@ -183,7 +160,7 @@
     change({ status: "open" }, event.currentTarget);
   });
 
-  closeForm.addEventListener("submit", async (event) => {
+  closeForm.addEventListener("submit", (event) => {
     event.preventDefault();
     const outcome = closeForm.querySelector('input[name="outcome"]:checked');
     if (!outcome) {
@@ -191,23 +168,13 @@
       closeForm.querySelector('input[name="outcome"]').focus();
       return;
     }
-    const submit = document.getElementById("close-submit");
-    submit.disabled = true;
-    try {
-      const order = await api(`/api/v1/work-orders/${current.id}/close`, {
-        method: "POST",
-        json: { outcome: outcome.value, failure_found: closeForm.elements.failure_found.checked,
-          notes: closeForm.elements.notes.value },
+    const json = { outcome: outcome.value, failure_found: closeForm.elements.failure_found.checked,
+      notes: closeForm.elements.notes.value };
+    send(`/api/v1/work-orders/${current.id}/close`, { method: "POST", json }, document.getElementById("close-submit"),
+      (order) => {
+        say(t("work_orders.close.done", { outcome: t("outcome." + order.outcome) }));
+        panelTitle.focus();
       });
-      show(order);
-      say(t("work_orders.close.done", { outcome: t("outcome." + order.outcome) }));
-      panelTitle.focus();
-      await reload().catch(() => {});
-    } catch (err) {
-      say(SL.errorText(err), true);
-    } finally {
-      submit.disabled = false;
-    }
   });
 
   // A false alarm or no fault found cannot come with a failure found: say so by disabling the box.
@@ -222,19 +189,8 @@
     event.preventDefault();
     reload().catch(() => {});
   });
-  more.addEventListener("click", async () => {
-    more.disabled = true;
-    try {
-      await load(shown);
-    } catch (err) {
-      SL.showError(errorBox, SL.errorText(err));
-    } finally {
-      more.disabled = false;
-    }
-  });
 
   const initial = new URLSearchParams(location.search).get("id");
   if (initial && /^\d+$/.test(initial)) select(initial, false);
-  const refreshNow = SL.refreshEvery(config.refreshSeconds || 60, reload, document.getElementById("refresh-status"));
-  document.getElementById("refresh-now").addEventListener("click", () => refreshNow());
+  SL.autoRefresh(reload);
 })();
