@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
 
+from core import db
+from core.commands import AddCommand, CliError, Subparsers, require_broker, require_migrated_database
+from core.contract import utc_now
+from core.mqtt import BrokerConfig
+from core.settings import Settings
+from dimming.leader import active_scheduler
 from dimming.push import PushState
+from dimming.push_store import push_status
+from dimming.scheduler import NotLeading, PlanScheduler, request_push
+from dimming.service import scheduler_options
 
 
-def register(sub: argparse._SubParsersAction, add: Callable[..., argparse.ArgumentParser]) -> None:
+def register(sub: Subparsers, add: AddCommand) -> None:
     """Add the `dimming` commands to the CLI (`add(parent, name, func, help)` makes one command)."""
     dimming = sub.add_parser("dimming", help="Dimming plans and their delivery").add_subparsers(
         dest="dimming_command", required=True
@@ -30,28 +38,15 @@ def register(sub: argparse._SubParsersAction, add: Callable[..., argparse.Argume
     p.add_argument("--limit", type=int, default=50, help="lamps listed at most (default 50; 0 lists none)")
 
 
-def _database(settings) -> str:
-    from core import db
-    from core.cli import CliError
-
-    if not settings.database_url:
-        raise CliError("STREETLIGHT_DATABASE_URL is not set (e.g. postgresql://streetlight@127.0.0.1:5432/streetlight)")
-    db.wait_for_database(settings.database_url, timeout_s=30)
-    db.upgrade(settings.database_url, chunk_interval_hours=settings.chunk_interval_hours)
-    return settings.database_url
+def _database(settings: Settings) -> str:
+    """The database URL once it answers and its schema is up to date."""
+    return require_migrated_database(settings, wait_s=30)
 
 
-def cmd_push(args, settings) -> None:
-    from core import db
-    from core.cli import CliError
-    from dimming.leader import active_scheduler
-    from dimming.scheduler import NotLeading, PlanScheduler, request_push
-    from dimming.service import scheduler_options
-
+def cmd_push(args: argparse.Namespace, settings: Settings) -> None:
     url = _database(settings)
-    if not settings.mqtt_url:
-        raise CliError("STREETLIGHT_MQTT_URL is not set (e.g. mqtt://127.0.0.1:1883)")
-    scheduler = PlanScheduler(scheduler_options(settings, url, settings.mqtt_url))
+    require_broker(settings)
+    scheduler = PlanScheduler(scheduler_options(settings, url, BrokerConfig.from_settings(settings)))
     try:
         result = scheduler.push_once(force_all=args.all)
     except NotLeading:
@@ -66,15 +61,8 @@ def cmd_push(args, settings) -> None:
     print(result.describe())
 
 
-def cmd_status(args, settings) -> None:
-    from core import db
-    from core.contract import utc_now
-    from dimming.leader import active_scheduler
-    from dimming.push_store import push_status
-
+def cmd_status(args: argparse.Namespace, settings: Settings) -> None:
     if args.limit < 0:
-        from core.cli import CliError
-
         raise CliError("--limit must be 0 or more")
     states = [PushState(s) for s in args.state] if args.state else [s for s in PushState if s is not PushState.APPLIED]
     with db.connect(_database(settings), autocommit=True) as conn:

@@ -6,18 +6,22 @@ import argparse
 import math
 import sys
 import time
-from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from core import db
+from core.commands import AddCommand, CliError, Subparsers, require_migrated_database
 from core.settings import Settings
+
+# The commands import the models modules themselves: those load pandas and scikit-learn,
+# which would otherwise slow the start of every other `streetlight` command.
 
 # Feature windows reach this many days back: aggregates are refreshed that far before a window.
 WINDOW_DAYS = 30
 
 
-def register(sub: argparse._SubParsersAction, add: Callable[..., argparse.ArgumentParser]) -> None:
+def register(sub: Subparsers, add: AddCommand) -> None:
     """Add the `model` commands to the CLI (`add(parent, name, func, help)` makes one command)."""
     model = sub.add_parser("model", help="Failure prediction: train, score, evaluate").add_subparsers(
         dest="model_command", required=True
@@ -25,7 +29,9 @@ def register(sub: argparse._SubParsersAction, add: Callable[..., argparse.Argume
     p = add(model, "train", cmd_train, "Train a model on the history in the database, judge it, store it")
     p.add_argument("--from", dest="start", type=_day, help="first feature day (default: 30 days into the data)")
     p.add_argument("--to", dest="end", type=_day, help="last feature day (default: the last day of data)")
-    p.add_argument("--horizon", type=int, help="days ahead a failure counts (default STREETLIGHT_PREDICTION_HORIZON_DAYS)")
+    p.add_argument(
+        "--horizon", type=int, help="days ahead a failure counts (default STREETLIGHT_PREDICTION_HORIZON_DAYS)"
+    )
     p.add_argument("--k", type=int, help="lamps the crews visit a day (default STREETLIGHT_CREW_VISITS_PER_DAY)")
     p.add_argument("--no-refresh", action="store_true", help="use the daily aggregates as they are")
 
@@ -69,18 +75,7 @@ class _Counter:
             _say(f"{self.what}: {done}/{total}")
 
 
-def _database(settings: Settings) -> str:
-    from core import db
-    from core.cli import _require_database
-
-    url = _require_database(settings)
-    db.upgrade(url, chunk_interval_hours=settings.chunk_interval_hours)
-    return url
-
-
 def _positive(value: int | None, default: int, name: str) -> int:
-    from core.cli import CliError
-
     value = default if value is None else value
     if value < 1:
         raise CliError(f"{name} must be at least 1, not {value}")
@@ -98,13 +93,11 @@ def refresh(conn, start: date, end: date, settings: Settings) -> None:
 
 
 def cmd_train(args, settings: Settings) -> None:
-    from core import db
-    from core.cli import CliError
     from models import dataset, train
 
     horizon = _positive(args.horizon, settings.prediction_horizon_days, "--horizon")
     k = _positive(args.k, settings.crew_visits_per_day, "--k")
-    with db.connect(_database(settings)) as conn:
+    with db.connect(require_migrated_database(settings)) as conn:
         span = dataset.reading_days(conn, settings.town_timezone)
         if span is None:
             raise CliError("no readings in the database: nothing to learn from")
@@ -114,13 +107,19 @@ def cmd_train(args, settings: Settings) -> None:
         if end <= start:
             raise CliError(f"--from {start} is not before --to {end - timedelta(days=1)}")
         if not args.no_refresh:
-            refresh(conn, max(first_data, start - timedelta(days=WINDOW_DAYS)), min(end, last_data + timedelta(days=1)),
-                    settings)
+            refresh(
+                conn,
+                max(first_data, start - timedelta(days=WINDOW_DAYS)),
+                min(end, last_data + timedelta(days=1)),
+                settings,
+            )
         options = train.TrainOptions(start=start, end=end, horizon_days=horizon, k=k)
         try:
             result = train.train_and_register(conn, options, settings.town_timezone, _say)
         except train.TrainingError as exc:
-            raise CliError(f"training failed (recorded as a failed version; the last good model stays): {exc}") from None
+            raise CliError(
+                f"training failed (recorded as a failed version; the last good model stays): {exc}"
+            ) from None
     model = result.metrics["model"]
     ratio = result.metrics["pr_auc_vs_best_baseline"]
     print(
@@ -130,19 +129,19 @@ def cmd_train(args, settings: Settings) -> None:
         f" {result.metrics['lead_days']} days ahead, median lead {_num(model['median_lead_days'], '.0f')} days"
     )
     if result.bundle.circuit_model is not None:
-        print(f"circuit supply warnings: fitted; {model.get('circuit_visits', 0)} of the test slice's"
-              f" {model['flagged']} visits were to a circuit")
+        print(
+            f"circuit supply warnings: fitted; {model.get('circuit_visits', 0)} of the test slice's"
+            f" {model['flagged']} visits were to a circuit"
+        )
     else:
         print(f"circuit supply warnings: none ({result.metrics['circuit_supply_warnings']})")
 
 
 def cmd_score(args, settings: Settings) -> None:
-    from core import db
-    from core.cli import CliError
     from models import features, registry, score
 
     day = args.day or (datetime.now(ZoneInfo(settings.town_timezone)).date() - timedelta(days=1))
-    with db.connect(_database(settings)) as conn:
+    with db.connect(require_migrated_database(settings)) as conn:
         try:
             model = registry.load_model(conn, features.FEATURES, args.version)
         except registry.ModelError as exc:
@@ -154,8 +153,6 @@ def cmd_score(args, settings: Settings) -> None:
 
 
 def cmd_evaluate(args, settings: Settings) -> None:
-    from core import db
-    from core.cli import CliError
     from models import evaluate, features, registry
 
     k = _positive(args.k, settings.crew_visits_per_day, "--k")
@@ -164,7 +161,7 @@ def cmd_evaluate(args, settings: Settings) -> None:
         truth = evaluate.read_truth(Path(args.truth), settings.town_timezone, modes)
     except evaluate.TruthFileError as exc:
         raise CliError(str(exc)) from None
-    with db.connect(_database(settings)) as conn:
+    with db.connect(require_migrated_database(settings)) as conn:
         try:
             model = registry.load_model(conn, features.FEATURES, args.version)
         except registry.ModelError as exc:
@@ -186,15 +183,16 @@ def cmd_evaluate(args, settings: Settings) -> None:
 
 
 def cmd_list(args, settings: Settings) -> None:
-    from core import db
     from models import registry
 
-    with db.connect(_database(settings)) as conn:
+    with db.connect(require_migrated_database(settings)) as conn:
         models = registry.list_models(conn)
     if not models:
         print("no models yet: run `streetlight model train`")
         return
-    print(f"{'VERSION':<20} {'STATUS':<7} {'WINDOW':<23} {'H':>3} {'PR-AUC':>7} {'x BASE':>6} {'PREC@K':>7} {'RECALL':>7}  NOTE")
+    print(
+        f"{'VERSION':<20} {'STATUS':<7} {'WINDOW':<23} {'H':>3} {'PR-AUC':>7} {'x BASE':>6} {'PREC@K':>7} {'RECALL':>7}  NOTE"
+    )
     for m in models:
         window = f"{m.trained_from or '?'}..{m.trained_to or '?'}"
         figures = m.metrics.get("model", {})

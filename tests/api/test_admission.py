@@ -12,8 +12,8 @@ import uvicorn
 from psycopg_pool import ConnectionPool
 
 from api.app import create_app
-from api.deps import Role
-from core.embedded import free_loopback_port
+from core.vocabulary import Role
+from streetlight.embedded import free_loopback_port
 from tests.api.factories import make_user
 
 
@@ -30,6 +30,7 @@ def test_fifty_clients_share_two_connections(timescale_url: str):
         while not server.started:
             time.sleep(0.05)
         try:
+
             def call(_: int) -> int:
                 with httpx.Client(timeout=60) as client:
                     return client.get(

@@ -18,7 +18,7 @@ def run(args: list[str], **env: str) -> subprocess.CompletedProcess:
     full = {k: v for k, v in os.environ.items() if not k.startswith("STREETLIGHT_") or k.startswith("STREETLIGHT_TEST")}
     full.update(env)
     return subprocess.run(
-        [sys.executable, "-m", "core.cli", *args], env=full, cwd=REPO_ROOT, capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "streetlight", *args], env=full, cwd=REPO_ROOT, capture_output=True, text=True, timeout=300
     )
 
 

@@ -13,7 +13,7 @@ import sys
 
 import psycopg
 
-from api.deps import Role
+from core.vocabulary import Role
 from simulators.town import generate_town, town_to_csv
 from tests.api.factories import make_user
 from tests.api.fleet_factories import api_client, bearer
@@ -26,7 +26,7 @@ LAST_DAY = "2026-05-29"
 
 def cli(args: list[str], env: dict[str, str], timeout: float = 600) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "core.cli", *args], env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout
+        [sys.executable, "-m", "streetlight", *args], env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout
     )
 
 

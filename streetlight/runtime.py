@@ -6,17 +6,30 @@ against the embedded ones. Whatever is started is stopped, also on error.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import threading
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+import psycopg
 import uvicorn
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from accounts import demo_credentials, has_active_admin
 from core import db
+from core.mqtt import BrokerConfig
 from core.settings import Settings
+from dimming import service as dimming_service
+from ingest.cli import ingest_config
+from ingest.service import Ingester
+from models import jobs as model_jobs
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 log = logging.getLogger(__name__)
 
@@ -47,10 +60,8 @@ def endpoints_from_settings(settings: Settings) -> Endpoints:
         raise ConfigurationError(
             "serve needs " + ", ".join(missing) + " (run `streetlight demo` for the embedded default)"
         )
-    from core.mqtt import parse_broker_url
-
-    broker = parse_broker_url(settings.mqtt_url)
-    has_credentials = bool(settings.mqtt_username or broker.username)
+    broker = BrokerConfig.from_settings(settings)
+    has_credentials = bool(broker.username)
     if not has_credentials and not _is_loopback(broker.host) and not settings.mqtt_allow_anonymous:
         raise ConfigurationError(
             f"the broker {broker} is not on this machine and no STREETLIGHT_MQTT_USERNAME/PASSWORD is set;"
@@ -60,8 +71,6 @@ def endpoints_from_settings(settings: Settings) -> Endpoints:
 
 
 def _is_loopback(host: str) -> bool:
-    import ipaddress
-
     if host == "localhost":
         return True
     try:
@@ -78,13 +87,15 @@ def run_service(
     port: int,
     stop: threading.Event,
     extra: ExitStack | None = None,
-    on_ready=None,
+    on_ready: Callable[[], None] | None = None,
 ) -> None:
     """Run until `stop` is set. `extra` holds whatever else the caller started (the demo's simulator)."""
+    # FastAPI and the app's routes load here, so that the other commands start without them.
     from api.app import create_app, open_pool
-    from core.cli import ingest_config
-    from ingest.service import Ingester
 
+    service_settings = settings.model_copy(
+        update={"database_url": endpoints.database_url, "mqtt_url": endpoints.mqtt_url}
+    )
     with ExitStack() as stack:
         if extra is not None:
             stack.push(extra)
@@ -93,23 +104,11 @@ def run_service(
         with db.connect(endpoints.database_url) as conn:
             log.info("storage: %s", db.storage_info(conn).backend)
 
-        ingester = Ingester(ingest_config(settings.model_copy(update={"database_url": endpoints.database_url,
-                                                                       "mqtt_url": endpoints.mqtt_url})))
+        ingester = Ingester(ingest_config(service_settings))
         ingester.start()
         stack.callback(ingester.stop)
-
-        scheduler = BackgroundScheduler(timezone="UTC")
-        scheduler.add_job(
-            _retention_job, "cron", hour=3, minute=17, args=[endpoints.database_url, settings.retention_days],
-            id="retention", coalesce=True, max_instances=1,
-        )
-        from dimming import service as dimming_service
-        from models import jobs as model_jobs
-
-        model_jobs.schedule(scheduler, settings, endpoints.database_url)
-        scheduler.start()
-        stack.callback(scheduler.shutdown, wait=False)
-        dimming_service.start(stack, settings, endpoints.database_url, endpoints.mqtt_url)
+        _start_jobs(stack, settings, endpoints.database_url)
+        dimming_service.start(stack, settings, endpoints.database_url, BrokerConfig.from_settings(service_settings))
 
         pool = open_pool(endpoints.database_url, settings)
         stack.callback(pool.close)
@@ -119,25 +118,48 @@ def run_service(
             return {"broker": snap["broker_connected"], "ingest_database": snap["database_available"]}
 
         app = create_app(pool, readiness=readiness, settings=settings, ingest_stats=ingester.stats.snapshot)
-        server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False))
-        thread = threading.Thread(target=server.run, name="http", daemon=True)
-        thread.start()
-
-        def stop_http() -> None:
-            server.should_exit = True
-            thread.join(10)
-
-        stack.callback(stop_http)
-        deadline = time.monotonic() + 30
-        while not server.started and thread.is_alive() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        if not server.started:
-            raise ConfigurationError(f"the HTTP server could not start on {host}:{port}")
+        _start_http(stack, app, host, port)
         log.info("HTTP API on http://%s:%d (health: /healthz, docs: /api/docs)", host, port)
         if on_ready:
             on_ready()
         stop.wait()
         log.info("shutting down")
+
+
+def _start_jobs(stack: ExitStack, settings: Settings, database_url: str) -> None:
+    """The housekeeping jobs: nightly retention and the models' training and scoring."""
+    scheduler = BackgroundScheduler(timezone="UTC")
+    scheduler.add_job(
+        _retention_job,
+        "cron",
+        hour=3,
+        minute=17,
+        args=[database_url, settings.retention_days],
+        id="retention",
+        coalesce=True,
+        max_instances=1,
+    )
+    model_jobs.schedule(scheduler, settings, database_url)
+    scheduler.start()
+    stack.callback(scheduler.shutdown, wait=False)
+
+
+def _start_http(stack: ExitStack, app: FastAPI, host: str, port: int) -> None:
+    """Serve `app` on its own thread; return once it listens, or raise if it cannot."""
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False))
+    thread = threading.Thread(target=server.run, name="http", daemon=True)
+    thread.start()
+
+    def stop_http() -> None:
+        server.should_exit = True
+        thread.join(10)
+
+    stack.callback(stop_http)
+    deadline = time.monotonic() + 30
+    while not server.started and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if not server.started:
+        raise ConfigurationError(f"the HTTP server could not start on {host}:{port}")
 
 
 def _retention_job(database_url: str, retention_days: int) -> None:
@@ -149,14 +171,12 @@ def _retention_job(database_url: str, retention_days: int) -> None:
         log.exception("retention job failed; it runs again tomorrow")
 
 
-def check_accounts(conn) -> None:
+def check_accounts(conn: psycopg.Connection) -> None:
     """Before serving: refuse the demo's credentials, and say how to make the first administrator.
 
     The demo prints its passwords and tokens and keeps them in its data folder, so a
     database it made is not served until each of them is replaced or revoked.
     """
-    from api.accounts import demo_credentials, has_active_admin
-
     if found := demo_credentials(conn):
         accounts = "; ".join(f"{username}: {', '.join(what)}" for username, what in found.items())
         raise ConfigurationError(

@@ -12,7 +12,7 @@ import urllib.request
 import psycopg
 import pytest
 
-from core.embedded import free_loopback_port
+from streetlight.embedded import free_loopback_port
 from tests.helpers import REPO_ROOT, wait_for_log, wait_until
 
 pytestmark = pytest.mark.slow
@@ -24,7 +24,18 @@ def start_demo(data_dir, port: int, log) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith("STREETLIGHT_")}
     env.update(STREETLIGHT_DATA_DIR=str(data_dir), PYTHONUNBUFFERED="1")
     return subprocess.Popen(
-        [sys.executable, "-m", "core.cli", "demo", "--port", str(port), "--lamps", str(LAMPS), "--history-days", "1"],
+        [
+            sys.executable,
+            "-m",
+            "streetlight",
+            "demo",
+            "--port",
+            str(port),
+            "--lamps",
+            str(LAMPS),
+            "--history-days",
+            "1",
+        ],
         env=env,
         cwd=REPO_ROOT,
         stdout=open(log, "ab"),
@@ -41,7 +52,9 @@ def get(url: str, token: str | None = None):
 def readings_in(data_dir) -> int:
     url = f"postgresql://postgres@/streetlight?host={data_dir / 'postgres'}"
     with psycopg.connect(url) as conn:
-        return conn.execute("SELECT count(*) FROM readings").fetchone()[0]
+        row = conn.execute("SELECT count(*) FROM readings").fetchone()
+    assert row is not None
+    return row[0]
 
 
 def test_the_demo_runs_everything_and_keeps_its_data(tmp_path):

