@@ -61,10 +61,12 @@ def endpoints_from_settings(settings: Settings) -> Endpoints:
             "serve needs " + ", ".join(missing) + " (run `streetlight demo` for the embedded default)"
         )
     broker = BrokerConfig.from_settings(settings)
-    has_credentials = bool(broker.username)
+    # A TLS client certificate identifies the service to the broker as a password does.
+    has_credentials = bool(broker.username) or (broker.tls and broker.client_cert is not None)
     if not has_credentials and not _is_loopback(broker.host) and not settings.mqtt_allow_anonymous:
         raise ConfigurationError(
-            f"the broker {broker} is not on this machine and no STREETLIGHT_MQTT_USERNAME/PASSWORD is set;"
+            f"the broker {broker} is not on this machine and neither STREETLIGHT_MQTT_USERNAME/PASSWORD"
+            " nor STREETLIGHT_MQTT_CLIENT_CERT is set;"
             " production brokers need credentials (STREETLIGHT_MQTT_ALLOW_ANONYMOUS=true overrides)"
         )
     return Endpoints(settings.database_url, settings.mqtt_url)
