@@ -1,15 +1,19 @@
-"""The load generator: wrk holding keep-alive connections open, one endpoint scenario at a time."""
+"""The closed-loop load generator: wrk holding keep-alive connections open, one endpoint scenario at a time."""
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from benchmarks.common import BenchmarkError
-from benchmarks.machine import CpuMeter, database_server_pids
+from benchmarks.machine import CpuMeter
+from core import db
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,7 +21,9 @@ class Scenario:
     label: str
     paths: list[str]
     authenticated: bool = True
-    target: bool = True  # held to the p99 target (floors and once-a-minute calls are not)
+    target: bool = True  # held to the targets (floors and once-a-minute calls are not)
+    token_floor: bool = False  # the authenticated no-op whose requests/s the others are compared with
+    open_loop: bool = True  # also measured at the open-loop offered load
 
 
 @dataclass
@@ -42,6 +48,43 @@ class Result:
     def cpu_ms_per_request(self, cores: float) -> float:
         """Processor time per answered request, ms: robust to a busy machine, unlike the rates."""
         return cores * self.duration_s / self.requests * 1000 if self.requests else 0.0
+
+
+def refusal(package: str, *, is_root: bool, has_apt_get: bool) -> str | None:
+    """Why the benchmark cannot install Debian package `package` itself, or None when it can."""
+    if not has_apt_get:
+        return f"{package} is missing and there is no apt-get here: install it by hand"
+    if not is_root:
+        return (
+            f"{package} is missing: run the benchmark as root to let it install {package}, or apt-get install {package}"
+        )
+    return None
+
+
+Runner = Callable[[list[str]], subprocess.CompletedProcess]
+
+
+def _run_quietly(command: list[str]) -> subprocess.CompletedProcess:
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}  # apt-get must never stop to ask
+    return subprocess.run(command, capture_output=True, text=True, check=False, env=env)
+
+
+def ensure_installed(command: str, package: str, *, say: Callable[[str], None], run: Runner = _run_quietly) -> None:
+    """Install `package` with apt-get when `command` is not on the PATH; BenchmarkError when that cannot be."""
+    if shutil.which(command):
+        return
+    reason = refusal(package, is_root=os.geteuid() == 0, has_apt_get=shutil.which("apt-get") is not None)
+    if reason:
+        raise BenchmarkError(reason)
+    say(f"{command} is missing: apt-get install {package}")
+    install = ["apt-get", "install", "-y", "--no-install-recommends", package]
+    if run(install).returncode != 0:  # the package lists may be missing or stale: update, then once more
+        for step in (["apt-get", "update"], install):
+            done = run(step)
+            if done.returncode != 0:
+                raise BenchmarkError(f"{' '.join(step)} failed: {done.stderr.strip()[-500:]}")
+    if not shutil.which(command):
+        raise BenchmarkError(f"{command} is still missing after apt-get install {package}")
 
 
 _WRK_SCRIPT = """
@@ -102,6 +145,18 @@ def run_wrk(
     return raw
 
 
+def database_backend_pids(url: str) -> list[int]:
+    """The PostgreSQL backends connected to the benchmark's database: the served application's pool.
+
+    Not the whole database server, which other work may share: its backends are not this endpoint's cost.
+    """
+    with db.connect(url, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchall()
+    return [row[0] for row in rows]
+
+
 def measure(
     base_url: str,
     scenario: Scenario,
@@ -116,8 +171,8 @@ def measure(
 ) -> Result:
     if warmup_s:
         run_wrk(base_url, scenario, tokens, clients=clients, duration_s=warmup_s, script_dir=script_dir)
-    # After the warm-up: the pools' connections (server processes of their own) are open by then.
-    meter = CpuMeter({"server": server_pids, "database": database_server_pids(database_url)})
+    # After the warm-up: the pool's connections (server processes of their own) are open by then.
+    meter = CpuMeter({"server": server_pids, "database": database_backend_pids(database_url)})
     raw = run_wrk(base_url, scenario, tokens, clients=clients, duration_s=duration_s, script_dir=script_dir)
     meter.stop()
     return Result(

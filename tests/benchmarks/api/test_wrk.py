@@ -1,7 +1,9 @@
-"""The API benchmark's pure parts: the wrk script and its result line, the verdicts, the COPY rows."""
+"""The API benchmark's pure parts: the wrk script and its result line, the verdicts, the COPY rows,
+wrk installed when missing."""
 
 from __future__ import annotations
 
+import subprocess
 from datetime import UTC, datetime
 from types import SimpleNamespace
 
@@ -10,7 +12,15 @@ import pytest
 
 from benchmarks.api.copy_writer import COPY_COLUMNS, BatchBuilder
 from benchmarks.api.report import TARGET_P99_S, result_row, verdict
-from benchmarks.api.wrk import Result, Scenario, lua_strings, parse_wrk_output, wrk_script
+from benchmarks.api.wrk import (
+    Result,
+    Scenario,
+    ensure_installed,
+    lua_strings,
+    parse_wrk_output,
+    refusal,
+    wrk_script,
+)
 from benchmarks.common import BenchmarkError
 
 
@@ -67,3 +77,51 @@ def test_copy_rows_hold_each_online_lamp_in_binary() -> None:
 def test_copy_rows_want_lamp_ids_of_one_length() -> None:
     with pytest.raises(BenchmarkError):
         BatchBuilder(["L1", "L10"])
+
+
+def test_wrk_is_installed_only_by_root_with_apt_get() -> None:
+    assert refusal("wrk", is_root=True, has_apt_get=True) is None
+    not_root = refusal("wrk", is_root=False, has_apt_get=True)
+    assert not_root is not None and "as root" in not_root and "apt-get install wrk" in not_root
+    no_apt = refusal("wrk", is_root=True, has_apt_get=False)
+    assert no_apt is not None and "by hand" in no_apt
+
+
+class FakeSystem:
+    """apt-get as a list of the commands run; `wrk` on the PATH once an install succeeded."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, *, root: bool, first_install_fails: bool = False) -> None:
+        self.commands: list[list[str]] = []
+        self.installed = False
+        self.first_install_fails = first_install_fails
+        monkeypatch.setattr("benchmarks.api.wrk.os.geteuid", lambda: 0 if root else 1000)
+        monkeypatch.setattr("benchmarks.api.wrk.shutil.which", self.which)
+
+    def which(self, command: str) -> str | None:
+        if command == "apt-get" or (command == "wrk" and self.installed):
+            return f"/usr/bin/{command}"
+        return None
+
+    def run(self, command: list[str]) -> subprocess.CompletedProcess:
+        self.commands.append(command)
+        failed = command[1] == "install" and self.first_install_fails and len(self.commands) == 1
+        self.installed = self.installed or (command[1] == "install" and not failed)
+        return subprocess.CompletedProcess(command, 1 if failed else 0, "", "")
+
+
+def test_a_missing_wrk_is_installed_updating_the_package_lists_if_need_be(monkeypatch: pytest.MonkeyPatch) -> None:
+    system = FakeSystem(monkeypatch, root=True, first_install_fails=True)
+    said: list[str] = []
+    ensure_installed("wrk", "wrk", say=said.append, run=system.run)
+    assert [c[:2] for c in system.commands] == [["apt-get", "install"], ["apt-get", "update"], ["apt-get", "install"]]
+    assert system.commands[0][-1] == "wrk"
+    assert said == ["wrk is missing: apt-get install wrk"]
+    ensure_installed("wrk", "wrk", say=said.append, run=system.run)  # present now: nothing run
+    assert len(system.commands) == 3
+
+
+def test_a_missing_wrk_without_root_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    system = FakeSystem(monkeypatch, root=False)
+    with pytest.raises(BenchmarkError, match="as root"):
+        ensure_installed("wrk", "wrk", say=print, run=system.run)
+    assert system.commands == []
