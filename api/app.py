@@ -8,30 +8,31 @@ import psycopg
 from fastapi import FastAPI
 from psycopg_pool import ConnectionPool
 
+import accounts
 from api import console, problems
+from api.accounts.audit import routes as audit
+from api.accounts.auth import routes as auth
+from api.accounts.users import routes as users
 from api.admission import AdmissionLimit
 from api.console import dimming as dimming_pages
 from api.console import technicians as technician_pages
-from api.routes import (
-    audit,
-    auth,
-    commissioning,
-    dimming,
-    energy,
-    events,
-    fleet,
-    health,
-    lamps,
-    metrics,
-    plans,
-    predictions,
-    telemetry,
-    users,
-    work_orders,
-)
+from api.dimming import routes as dimming
+from api.dimming.push import routes as plans
+from api.energy import routes as energy
+from api.fleet import routes as fleet
+from api.fleet.summary import SummaryCache
+from api.lamps import routes as lamps
+from api.maintenance.commissioning import routes as commissioning
+from api.maintenance.events import routes as events
+from api.maintenance.round import routes as daily_round
+from api.maintenance.work_orders import routes as work_orders
+from api.ops import health, metrics
+from api.predictions import routes as predictions
+from api.principals import forget_principals
+from api.telemetry import routes as telemetry
 from core.settings import Settings, get_settings
 
-# One line per router; each module owns its endpoints.
+# One line per router, in the order of the OpenAPI document; each module owns its endpoints.
 ROUTERS = (
     health.router,
     lamps.router,
@@ -45,6 +46,7 @@ ROUTERS = (
     audit.router,
     predictions.router,
     work_orders.router,
+    daily_round.router,
     dimming.router,
     plans.router,
     energy.router,
@@ -64,8 +66,7 @@ def open_pool(database_url: str, settings: Settings) -> ConnectionPool:
     Prepared statements keep PostgreSQL's default plan cache mode, on purpose: a statement
     on the readings hypertable is then planned for its own time range, which reads the
     chunks of that range alone. A generic plan holds every chunk and locks them all on
-    each execution: with a 400-day retention of daily chunks, 2.5 ms more per 24 h chart
-    (`docs/performance.md`).
+    each execution, which slows every chart (`docs/performance.md`).
     """
     timeout_ms = str(round(settings.api_statement_timeout_s * 1000))
 
@@ -73,9 +74,7 @@ def open_pool(database_url: str, settings: Settings) -> ConnectionPool:
         conn.execute("SELECT set_config('statement_timeout', %s, false)", (timeout_ms,))
         conn.commit()
 
-    return ConnectionPool(
-        database_url, min_size=1, max_size=settings.db_pool_size, configure=configure, open=True
-    )
+    return ConnectionPool(database_url, min_size=1, max_size=settings.db_pool_size, configure=configure, open=True)
 
 
 def create_app(
@@ -96,7 +95,9 @@ def create_app(
     app.state.pool = pool
     app.state.readiness = readiness
     app.state.settings = settings or get_settings()
-    app.state.fleet_summary = fleet.SummaryCache()
+    app.state.fleet_summary = SummaryCache()
+    # A change to an account, token or session made in this process reaches its memory of principals at once.
+    accounts.on_credentials_change(forget_principals)
     # One request per pooled connection at a time; the rest wait without a thread.
     app.add_middleware(AdmissionLimit, limit=pool.max_size)
     problems.install(app)

@@ -22,6 +22,8 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.settings import app_settings_or_none
+
 log = logging.getLogger(__name__)
 
 MEDIA_TYPE = "application/problem+json"
@@ -142,7 +144,8 @@ def problem_response(
     return JSONResponse(body, status_code=status, headers=headers, media_type=MEDIA_TYPE)
 
 
-async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)  # registered for it alone
     headers = getattr(exc, "headers", None)
     if exc.status_code < 200 or exc.status_code in (204, 304):
         return Response(status_code=exc.status_code, headers=headers)
@@ -175,7 +178,8 @@ def _invalid_fields(exc: RequestValidationError) -> list[dict[str, str]]:
     return fields
 
 
-async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)  # registered for it alone
     errors = _invalid_fields(exc)
     names = ", ".join(f"{e['location']}.{e['field']}" for e in errors)
     detail = f"{len(errors)} invalid field{'s' if len(errors) != 1 else ''}: {names}"
@@ -183,7 +187,7 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> Re
 
 
 async def _query_canceled(request: Request, exc: Exception) -> Response:
-    settings = getattr(request.app.state, "settings", None)
+    settings = app_settings_or_none(request)
     limit = f" than {settings.api_statement_timeout_s:g} s" if settings is not None else ""
     detail = (
         f"the query ran longer{limit}, the most the API lets one run; ask for less (a narrower range,"
@@ -207,10 +211,10 @@ def install(app: FastAPI) -> None:
 
     def openapi() -> dict[str, Any]:
         if not app.openapi_schema:
-            document(FastAPI.openapi(app))
+            app.openapi_schema = document(FastAPI.openapi(app))
         return app.openapi_schema
 
-    app.openapi = openapi
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's way to change the generated schema
 
 
 # --- OpenAPI ---------------------------------------------------------------

@@ -24,12 +24,16 @@ only one row per group and period leaves the database.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 import psycopg
 from psycopg.rows import tuple_row
+
+from dimming import energy, store
 
 LOOKBACK = timedelta(days=7)
 Period = Literal["day", "month"]
@@ -167,3 +171,81 @@ def group_place(conn: psycopg.Connection, group_name: str | None) -> tuple[float
         {"group_name": group_name},
     )
     return None if not count else (lat, lon)
+
+
+# --- measured against estimated -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class GroupMonthConsumption:
+    """A group's month: estimated from its schedules and measured by its counters, in kWh, with the saving."""
+
+    group: str  # "" for the lamps in no group
+    month: str  # YYYY-MM, town time
+    lamps: int  # lamps with a place and a rated power, counted in the estimate
+    lamps_reporting: int  # lamps whose energy counters reported in the month
+    full_kwh: float  # every lamp at rated power from sunset to sunrise
+    estimated_kwh: float  # following the lamps' schedules as they stand today
+    measured_kwh: float | None  # None when no counter reported
+    saved_kwh: float | None  # full_kwh - measured_kwh; None without a measurement
+    cost_saved_eur: float | None
+    co2_saved_kg: float | None
+
+
+def consumption_by_group_month(
+    conn: psycopg.Connection,
+    months: Sequence[tuple[int, int]],
+    tz: ZoneInfo,
+    group_name: str | None,
+    *,
+    price_eur_per_kwh: float,
+    emission_g_co2_per_kwh: float,
+) -> list[GroupMonthConsumption]:
+    """Each group's months (one group's with `group_name`), by group then month, rounded as people read them.
+
+    A group and month appear when they have an estimate or a measurement; a saving
+    needs both.
+    """
+    start = energy.month_bounds(*months[0], tz)[0]
+    end = energy.month_bounds(*months[-1], tz)[1]
+    lamps = [lamp for lamp in store.load_lamps(conn) if group_name is None or lamp.group_name == group_name]
+    powers = {lamp.lamp_id: lamp.rated_power_w for lamp in rated_lamps(conn, group_name) if lamp.rated_power_w}
+    lamps = [lamp for lamp in lamps if lamp.lamp_id in powers]
+    config = store.load_config(conn, datetime.now(UTC))
+    estimated = energy.estimate_by_group(config, lamps, powers, months, tz)
+    measured = {
+        (row.group_name, (row.period.year, row.period.month)): row
+        for row in measured_consumption(conn, start, end, time_zone=str(tz), group_name=group_name)
+    }
+    rows = []
+    for name in sorted({g for g, _ in estimated} | {g for g, _ in measured}):
+        for year, month in months:
+            figures = estimated.get((name, (year, month)))
+            found = measured.get((name, (year, month)))
+            if figures is None and found is None:
+                continue
+            full = figures.full_kwh if figures else 0.0
+            measured_kwh = found.measured_kwh if found else None
+            saved = full - measured_kwh if measured_kwh is not None and figures else None
+            worth = (
+                energy.rounded_savings(
+                    saved, price_eur_per_kwh=price_eur_per_kwh, emission_g_co2_per_kwh=emission_g_co2_per_kwh
+                )
+                if saved is not None
+                else None
+            )
+            rows.append(
+                GroupMonthConsumption(
+                    group=name,
+                    month=f"{year:04d}-{month:02d}",
+                    lamps=figures.lamps if figures else 0,
+                    lamps_reporting=found.lamps if found else 0,
+                    full_kwh=round(full, 4),
+                    estimated_kwh=round(figures.estimated_kwh, 4) if figures else 0.0,
+                    measured_kwh=round(measured_kwh, 4) if measured_kwh is not None else None,
+                    saved_kwh=round(saved, 4) if saved is not None else None,
+                    cost_saved_eur=worth.cost_eur if worth else None,
+                    co2_saved_kg=worth.co2_kg if worth else None,
+                )
+            )
+    return rows

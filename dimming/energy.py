@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from dimming.profiles import Twilight
 from dimming.resolve import DimmingConfig, Lamp, night_levels, resolve_plans
 from dimming.sun import twilight_times
 
@@ -88,9 +89,7 @@ class NightEstimate:
         return self.full_kwh - self.dimmed_kwh
 
 
-def night_estimate(
-    day: date, points: Points, hours: float, rated_power_w: float
-) -> NightEstimate:
+def night_estimate(day: date, points: Points, hours: float, rated_power_w: float) -> NightEstimate:
     """The night's energy with the profile (`points`) against full power for `hours`."""
     return NightEstimate(
         day=day,
@@ -145,6 +144,12 @@ def savings(saved_kwh: float, *, price_eur_per_kwh: float, emission_g_co2_per_kw
     )
 
 
+def rounded_savings(saved_kwh: float, *, price_eur_per_kwh: float, emission_g_co2_per_kwh: float) -> Savings:
+    """`savings` as people read it: kWh to 4 decimals, money to the cent, CO2 to the gram."""
+    worth = savings(saved_kwh, price_eur_per_kwh=price_eur_per_kwh, emission_g_co2_per_kwh=emission_g_co2_per_kwh)
+    return Savings(kwh=round(worth.kwh, 4), cost_eur=round(worth.cost_eur, 2), co2_kg=round(worth.co2_kg, 3))
+
+
 def month_days(year: int, month: int) -> list[date]:
     """Every local date of a month: the nights that start in it."""
     return [date(year, month, d) for d in range(1, calendar.monthrange(year, month)[1] + 1)]
@@ -153,7 +158,7 @@ def month_days(year: int, month: int) -> list[date]:
 # --- with the astronomy and the schedule -------------------------------------------------------------
 
 
-def night_curve(steps, twilight: str, day: date, lat: float, lon: float, tz: ZoneInfo) -> tuple[Points, float]:
+def night_curve(steps, twilight: Twilight, day: date, lat: float, lon: float, tz: ZoneInfo) -> tuple[Points, float]:
     """(switch points, night length in hours) of the night starting on `day` at a place."""
     sun = twilight_times(lat, lon, day, tz, twilight)
     points = night_levels(steps, twilight, day, lat, lon, tz)
@@ -161,7 +166,7 @@ def night_curve(steps, twilight: str, day: date, lat: float, lon: float, tz: Zon
 
 
 def estimate_nights(
-    steps, twilight: str, days: Iterable[date], lat: float, lon: float, tz: ZoneInfo, rated_power_w: float
+    steps, twilight: Twilight, days: Iterable[date], lat: float, lon: float, tz: ZoneInfo, rated_power_w: float
 ) -> list[NightEstimate]:
     """One estimate per night for lamps of `rated_power_w` in all, all following one profile at one place."""
     estimates = []
@@ -172,7 +177,7 @@ def estimate_nights(
 
 
 def estimate_month(
-    steps, twilight: str, year: int, month: int, lat: float, lon: float, tz: ZoneInfo, rated_power_w: float
+    steps, twilight: Twilight, year: int, month: int, lat: float, lon: float, tz: ZoneInfo, rated_power_w: float
 ) -> PeriodEstimate:
     return add_up(estimate_nights(steps, twilight, month_days(year, month), lat, lon, tz, rated_power_w))
 

@@ -3,7 +3,7 @@
 /dimming and the profile editor are for every signed-in role: technicians see the
 schedules read-only (no edit controls; the API refuses their changes anyway).
 /energy is for the energy staff. The pages are shells; their scripts read and
-change the JSON API (api/routes/dimming.py, plans.py, energy.py).
+change the JSON API (api/dimming/, api/energy/).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from api.console.routes import ENERGY_STAFF, Viewer, forbidden, login_redirect, not_found, render
-from api.deps import Principal
+from api.principals import Principal
 
 router = APIRouter(include_in_schema=False)
 
@@ -31,8 +31,14 @@ def dimming_page(request: Request, who: Viewer) -> Response:
         return login_redirect(request)
     can_edit = _can_edit(who)
     return render(
-        request, "dimming.html", who, page="dimming", title_key="dimming.title", scripts=("dimming.js",),
-        page_config={"canEdit": can_edit}, can_edit=can_edit,
+        request,
+        "dimming.html",
+        who,
+        page="dimming",
+        title_key="dimming.title",
+        scripts=("dimming.js",),
+        page_config={"canEdit": can_edit},
+        can_edit=can_edit,
     )
 
 
@@ -44,9 +50,16 @@ def profile_page(request: Request, who: Viewer, profile_id: str) -> Response:
         return not_found(request, who)
     can_edit = _can_edit(who)
     return render(
-        request, "profile.html", who, page="dimming-profile", title_key="profile.title",
-        vendor_css=_CHART_CSS, vendor_js=_CHART_JS, scripts=("profile.js",),
-        page_config={"profileId": int(profile_id), "canEdit": can_edit}, can_edit=can_edit,
+        request,
+        "profile.html",
+        who,
+        page="dimming-profile",
+        title_key="profile.title",
+        vendor_css=_CHART_CSS,
+        vendor_js=_CHART_JS,
+        scripts=("profile.js",),
+        page_config={"profileId": int(profile_id), "canEdit": can_edit},
+        can_edit=can_edit,
         profile_id=int(profile_id),
     )
 
@@ -58,6 +71,12 @@ def energy_page(request: Request, who: Viewer) -> Response:
     if who.role not in ENERGY_STAFF:
         return forbidden(request, who, "error.forbidden.energy_staff")
     return render(
-        request, "energy.html", who, page="energy", title_key="energy.title",
-        vendor_css=_CHART_CSS, vendor_js=_CHART_JS, scripts=("energy.js",),
+        request,
+        "energy.html",
+        who,
+        page="energy",
+        title_key="energy.title",
+        vendor_css=_CHART_CSS,
+        vendor_js=_CHART_JS,
+        scripts=("energy.js",),
     )

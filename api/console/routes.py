@@ -19,7 +19,7 @@ import json
 import logging
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from urllib.parse import quote, urlencode, urlsplit
 
 from fastapi import APIRouter, Depends, Request
@@ -34,10 +34,15 @@ from api.console.i18n import (
     from_accept_language,
     supported,
 )
-from api.deps import SESSION_COOKIE, FoundPrincipal, Principal, Role
-from core.settings import Settings, get_settings
+from api.deps import FoundPrincipal
+from api.principals import SESSION_COOKIE, Principal
+from api.settings import app_settings
+from core.settings import Settings
+from core.vocabulary import Role
 
 log = logging.getLogger(__name__)
+
+ResponseT = TypeVar("ResponseT", bound=Response)
 
 router = APIRouter(include_in_schema=False)
 
@@ -102,10 +107,6 @@ if not vendor_installed():
 
 
 # --- who is asking, and in which language ----------------------------------------------------------
-def settings_of(request: Request) -> Settings:
-    return getattr(request.app.state, "settings", None) or get_settings()
-
-
 async def principal(request: Request, who: FoundPrincipal) -> Principal | None:
     """The signed-in console user, if any. Pages use the session cookie only, never a bearer token."""
     if not request.cookies.get(SESSION_COOKIE):
@@ -166,7 +167,7 @@ def _tile_source(url: str | None) -> str | None:
     return f"{parts.scheme}://{host}"
 
 
-def _security_headers(response: Response, settings: Settings) -> Response:
+def _security_headers(response: ResponseT, settings: Settings) -> ResponseT:
     images = " ".join(filter(None, ("'self'", "data:", _tile_source(settings.map_tile_url))))
     response.headers["Content-Security-Policy"] = (
         "default-src 'self'; script-src 'self'; style-src 'self'; "
@@ -194,7 +195,7 @@ def render(
     page_config: dict[str, Any] | None = None,
     **context: Any,
 ) -> HTMLResponse:
-    settings = settings_of(request)
+    settings = app_settings(request)
     lang, set_cookie = _choose_language(request, who)
     t = Translator(lang)
     config = {
@@ -248,7 +249,11 @@ def render(
     )
     if set_cookie:
         response.set_cookie(
-            LANG_COOKIE, set_cookie, max_age=LANG_COOKIE_MAX_AGE, path="/", samesite="lax",
+            LANG_COOKIE,
+            set_cookie,
+            max_age=LANG_COOKIE_MAX_AGE,
+            path="/",
+            samesite="lax",
             secure=request.url.scheme == "https",
         )
     return _security_headers(response, settings)
@@ -256,14 +261,24 @@ def render(
 
 def forbidden(request: Request, who: Principal, message_key: str = "error.forbidden.admin") -> HTMLResponse:
     return render(
-        request, "error.html", who, page="error", title_key="error.forbidden.title", status_code=403,
+        request,
+        "error.html",
+        who,
+        page="error",
+        title_key="error.forbidden.title",
+        status_code=403,
         message_key=message_key,
     )
 
 
 def not_found(request: Request, who: Principal) -> HTMLResponse:
     return render(
-        request, "error.html", who, page="error", title_key="error.not_found.title", status_code=404,
+        request,
+        "error.html",
+        who,
+        page="error",
+        title_key="error.not_found.title",
+        status_code=404,
         message_key="error.not_found.text",
     )
 
@@ -275,8 +290,14 @@ def login_page(request: Request, who: Viewer) -> Response:
     if who is not None:
         return RedirectResponse(next_path, status_code=303)
     return render(
-        request, "login.html", None, page="login", title_key="login.title", scripts=("login.js",),
-        next_path=next_path, signed_out=request.query_params.get("signed_out") == "1",
+        request,
+        "login.html",
+        None,
+        page="login",
+        title_key="login.title",
+        scripts=("login.js",),
+        next_path=next_path,
+        signed_out=request.query_params.get("signed_out") == "1",
         expired=request.query_params.get("expired") == "1",
     )
 
@@ -286,8 +307,13 @@ def dashboard_page(request: Request, who: Viewer) -> Response:
     if who is None:
         return login_redirect(request)
     return render(
-        request, "dashboard.html", who, page="dashboard", title_key="dashboard.title",
-        vendor_css=(("leaflet", "leaflet.css"),), vendor_js=(("leaflet", "leaflet.js"),),
+        request,
+        "dashboard.html",
+        who,
+        page="dashboard",
+        title_key="dashboard.title",
+        vendor_css=(("leaflet", "leaflet.css"),),
+        vendor_js=(("leaflet", "leaflet.js"),),
         scripts=("dashboard.js",),
     )
 
@@ -299,9 +325,16 @@ def lamp_page(request: Request, who: Viewer, lamp_id: str) -> Response:
     if not LAMP_ID.match(lamp_id):
         return not_found(request, who)
     return render(
-        request, "lamp.html", who, page="lamp", title_key="lamp.title",
-        vendor_css=(("uplot", "uPlot.min.css"),), vendor_js=(("uplot", "uPlot.iife.min.js"),),
-        scripts=("lamp.js",), page_config={"lampId": lamp_id}, lamp_id=lamp_id,
+        request,
+        "lamp.html",
+        who,
+        page="lamp",
+        title_key="lamp.title",
+        vendor_css=(("uplot", "uPlot.min.css"),),
+        vendor_js=(("uplot", "uPlot.iife.min.js"),),
+        scripts=("lamp.js",),
+        page_config={"lampId": lamp_id},
+        lamp_id=lamp_id,
     )
 
 
@@ -315,8 +348,15 @@ def list_page(request: Request, who: Viewer, kind: str) -> Response:
     if who.role not in roles:
         return forbidden(request, who, "error.forbidden.field_staff")
     return render(
-        request, "list.html", who, page=f"list-{kind}", title_key=title_key, scripts=("lists.js",),
-        page_config={"list": kind}, intro_key=intro_key, list_kind=kind,
+        request,
+        "list.html",
+        who,
+        page=f"list-{kind}",
+        title_key=title_key,
+        scripts=("lists.js",),
+        page_config={"list": kind},
+        intro_key=intro_key,
+        list_kind=kind,
     )
 
 
@@ -353,6 +393,7 @@ def vendor_file(package: str, name: str) -> Response:
     if not vendor_installed():
         return Response(
             "the console's libraries are not installed: run scripts/console-assets",
-            status_code=503, media_type="text/plain",
+            status_code=503,
+            media_type="text/plain",
         )
     return _file(NODE_MODULES / folder, name, VENDOR_SUFFIXES, "public, max-age=604800")

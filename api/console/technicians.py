@@ -8,8 +8,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from api.console.routes import FIELD_STAFF, Viewer, forbidden, login_redirect, render, settings_of
-from api.deps import Principal
+from api.console.routes import FIELD_STAFF, Viewer, forbidden, login_redirect, render
+from api.principals import Principal
+from api.settings import app_settings
 
 router = APIRouter(include_in_schema=False)
 
@@ -30,10 +31,16 @@ def _page(request: Request, who: Principal | None, template: str, page: str, tit
 @router.get("/predictions", response_class=HTMLResponse)
 def predictions_page(request: Request, who: Viewer) -> Response:
     return _page(
-        request, who, "predictions.html", "predictions", "predictions.title",
-        vendor_css=LEAFLET_CSS + UPLOT_CSS, vendor_js=LEAFLET_JS + UPLOT_JS, scripts=("predictions.js",),
+        request,
+        who,
+        "predictions.html",
+        "predictions",
+        "predictions.title",
+        vendor_css=LEAFLET_CSS + UPLOT_CSS,
+        vendor_js=LEAFLET_JS + UPLOT_JS,
+        scripts=("predictions.js",),
         # The supply warnings listed are the circuits the daily round would visit.
-        page_config={"circuitMinProbability": settings_of(request).circuit_round_min_probability},
+        page_config={"circuitMinProbability": app_settings(request).circuit_round_min_probability},
     )
 
 

@@ -6,15 +6,18 @@ import secrets
 
 import psycopg
 
-from api.deps import TOKEN_PREFIX, Role, sha256_hex
+from accounts import TOKEN_PREFIX, sha256_hex
+from core.vocabulary import Role
 
 
 def make_user(conn: psycopg.Connection, role: Role, username: str | None = None) -> str:
     """Create an active user with `role` and return a bearer token for it."""
     username = username or f"{role.value}-{secrets.token_hex(3)}"
-    user_id = conn.execute(
+    row = conn.execute(
         "INSERT INTO users (username, role) VALUES (%s, %s) RETURNING user_id", (username, role.value)
-    ).fetchone()[0]
+    ).fetchone()
+    assert row is not None
+    user_id = row[0]
     token = TOKEN_PREFIX + secrets.token_urlsafe(24)
     conn.execute(
         "INSERT INTO api_tokens (user_id, name, token_sha256) VALUES (%s, 'test', %s)", (user_id, sha256_hex(token))
@@ -27,6 +30,6 @@ PASSWORD = "lampe-rue-de-la-gare"
 
 def make_account(conn: psycopg.Connection, role: Role, username: str, password: str = PASSWORD) -> None:
     """Create an active user who signs in to the console with `password`."""
-    from api.accounts import create_user
+    from accounts import create_user
 
     create_user(conn, username, role, password=password)

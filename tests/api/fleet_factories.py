@@ -10,8 +10,9 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
-from psycopg import sql
 from fastapi.testclient import TestClient
+from psycopg import sql
+
 from api.app import create_app, open_pool
 from core.contract import MEASUREMENT_FIELDS
 from core.settings import Settings
@@ -58,9 +59,9 @@ def add_reading(conn: psycopg.Connection, lamp_id: str, ts: datetime, **measurem
     columns = sql.SQL(", ").join(sql.Identifier(name) for name in measurements)
     values = sql.SQL(", ").join(sql.Placeholder() for _ in measurements)
     conn.execute(
-        sql.SQL("INSERT INTO readings (lamp_id, ts, received_at{sep}{columns}) VALUES (%s, %s, %s{sep}{values})").format(
-            sep=sql.SQL(", " if measurements else ""), columns=columns, values=values
-        ),
+        sql.SQL(
+            "INSERT INTO readings (lamp_id, ts, received_at{sep}{columns}) VALUES (%s, %s, %s{sep}{values})"
+        ).format(sep=sql.SQL(", " if measurements else ""), columns=columns, values=values),
         (lamp_id, ts, received_at, *measurements.values()),
     )
 
@@ -99,7 +100,11 @@ def add_dead_letter(
 
 
 def add_unknown_lamp(
-    conn: psycopg.Connection, lamp_id: str, *, status: str = "pending", last_seen_at: datetime | None = None,
+    conn: psycopg.Connection,
+    lamp_id: str,
+    *,
+    status: str = "pending",
+    last_seen_at: datetime | None = None,
     message_count: int = 1,
 ) -> None:
     conn.execute(

@@ -21,8 +21,13 @@ def add_model_version(conn: psycopg.Connection, version: str = MODEL_VERSION, ho
 
 
 def reason(signal: str, text: str, text_fr: str = "", weight: float = 0.3, feature: str | None = None) -> dict:
-    return {"feature": feature or f"{signal}_trend", "signal": signal, "text": text, "text_fr": text_fr,
-            "weight": weight}
+    return {
+        "feature": feature or f"{signal}_trend",
+        "signal": signal,
+        "text": text,
+        "text_fr": text_fr,
+        "weight": weight,
+    }
 
 
 def add_prediction(
@@ -41,8 +46,15 @@ def add_prediction(
         """INSERT INTO lamp_predictions (lamp_id, scored_at, feature_day, probability, horizon_days, model_version,
                                          reasons)
            VALUES (%s, %s, %s, %s, %s, %s, %s)""",
-        (lamp_id, scored_at, feature_day or scored_at.date(), probability, horizon_days, version,
-         json.dumps(reasons or [])),
+        (
+            lamp_id,
+            scored_at,
+            feature_day or scored_at.date(),
+            probability,
+            horizon_days,
+            version,
+            json.dumps(reasons or []),
+        ),
     )
 
 
@@ -63,6 +75,14 @@ def add_circuit_prediction(
         """INSERT INTO circuit_predictions (circuit, scored_at, feature_day, probability, horizon_days, model_version,
                                             lamps, reasons)
            VALUES (%s, %s, %s, %s, %s, %s, %s, %s)""",
-        (circuit, scored_at, feature_day or scored_at.date(), probability, horizon_days, version, lamps,
-         json.dumps(reasons or [])),
+        (
+            circuit,
+            scored_at,
+            feature_day or scored_at.date(),
+            probability,
+            horizon_days,
+            version,
+            lamps,
+            json.dumps(reasons or []),
+        ),
     )

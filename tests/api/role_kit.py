@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from api.console.routes import vendor_installed
-from api.deps import Role
+from core.vocabulary import Role
 
 ANONYMOUS = "anonymous"
 CALLERS = (ANONYMOUS, Role.TECHNICIAN.value, Role.ENERGY_MANAGER.value, Role.ADMIN.value)

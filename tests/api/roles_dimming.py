@@ -7,7 +7,7 @@ gets a record of its own, made by prepare().
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from dimming import store
@@ -28,28 +28,35 @@ def _own(kind: str, path: str):
 
 
 def _override(world, caller: str) -> Call:
-    expires_at = datetime.now(timezone.utc) + timedelta(hours=1)
-    return Call("/api/v1/dimming/overrides",
-                {"target_kind": "lamp", "target": "L1", "level": 50, "expires_at": expires_at.isoformat()})
+    expires_at = datetime.now(UTC) + timedelta(hours=1)
+    return Call(
+        "/api/v1/dimming/overrides",
+        {"target_kind": "lamp", "target": "L1", "level": 50, "expires_at": expires_at.isoformat()},
+    )
 
 
 def _exception_body(world) -> dict[str, Any]:
-    return {"name": "Festival", "profile_id": _profile(world), "kind": "yearly", "start_day": "01-24",
-            "end_day": "02-01"}
+    return {
+        "name": "Festival",
+        "profile_id": _profile(world),
+        "kind": "yearly",
+        "start_day": "01-24",
+        "end_day": "02-01",
+    }
 
 
 # (method, route path) -> (request, expected status per caller); see test_roles.TABLE
 TABLE: dict[tuple[str, str], tuple[Any, dict[str, int]]] = {
     ("GET", PROFILES): (fixed(PROFILES), any_role(200)),
     ("POST", PROFILES): (
-        lambda world, caller: Call(PROFILES, {"name": f"new-{caller}", "steps": STEPS}), energy_staff(201)
+        lambda world, caller: Call(PROFILES, {"name": f"new-{caller}", "steps": STEPS}),
+        energy_staff(201),
     ),
-    ("GET", PROFILES + "/{profile_id}"): (
-        lambda world, caller: Call(f"{PROFILES}/{_profile(world)}"), any_role(200)
-    ),
+    ("GET", PROFILES + "/{profile_id}"): (lambda world, caller: Call(f"{PROFILES}/{_profile(world)}"), any_role(200)),
     ("PUT", PROFILES + "/{profile_id}"): (
-        lambda world, caller: Call(f"{PROFILES}/{_profile(world, caller)}",
-                                   {"name": f"edited-{caller}", "steps": STEPS, "version": 1}),
+        lambda world, caller: Call(
+            f"{PROFILES}/{_profile(world, caller)}", {"name": f"edited-{caller}", "steps": STEPS, "version": 1}
+        ),
         energy_staff(200),
     ),
     ("POST", PROFILES + "/{profile_id}/copy"): (
@@ -57,33 +64,40 @@ TABLE: dict[tuple[str, str], tuple[Any, dict[str, int]]] = {
         energy_staff(201),
     ),
     ("POST", PROFILES + "/{profile_id}/retire"): (
-        lambda world, caller: Call(f"{PROFILES}/{world.extra['dimming']['unused']}/retire"), energy_staff(200)
+        lambda world, caller: Call(f"{PROFILES}/{world.extra['dimming']['unused']}/retire"),
+        energy_staff(200),
     ),
     ("GET", "/api/v1/dimming/assignments"): (fixed("/api/v1/dimming/assignments"), any_role(200)),
     ("POST", "/api/v1/dimming/assignments"): (
-        lambda world, caller: Call("/api/v1/dimming/assignments",
-                                   {"target_kind": "group", "target": "g1", "profile_id": _profile(world)}),
+        lambda world, caller: Call(
+            "/api/v1/dimming/assignments", {"target_kind": "group", "target": "g1", "profile_id": _profile(world)}
+        ),
         energy_staff(201),
     ),
     ("DELETE", "/api/v1/dimming/assignments/{assignment_id}"): (
-        _own("assignments", "/api/v1/dimming/assignments/{id}"), energy_staff(204)
+        _own("assignments", "/api/v1/dimming/assignments/{id}"),
+        energy_staff(204),
     ),
     ("GET", "/api/v1/dimming/calendar"): (fixed("/api/v1/dimming/calendar"), any_role(200)),
     ("POST", "/api/v1/dimming/calendar"): (
-        lambda world, caller: Call("/api/v1/dimming/calendar", _exception_body(world)), energy_staff(201)
+        lambda world, caller: Call("/api/v1/dimming/calendar", _exception_body(world)),
+        energy_staff(201),
     ),
     ("PUT", "/api/v1/dimming/calendar/{exception_id}"): (
-        lambda world, caller: Call(f"/api/v1/dimming/calendar/{world.extra['dimming']['exceptions'][caller]}",
-                                   _exception_body(world)),
+        lambda world, caller: Call(
+            f"/api/v1/dimming/calendar/{world.extra['dimming']['exceptions'][caller]}", _exception_body(world)
+        ),
         energy_staff(200),
     ),
     ("DELETE", "/api/v1/dimming/calendar/{exception_id}"): (
-        _own("exceptions", "/api/v1/dimming/calendar/{id}"), energy_staff(204)
+        _own("exceptions", "/api/v1/dimming/calendar/{id}"),
+        energy_staff(204),
     ),
     ("GET", "/api/v1/dimming/overrides"): (fixed("/api/v1/dimming/overrides"), any_role(200)),
     ("POST", "/api/v1/dimming/overrides"): (_override, energy_staff(201)),
     ("POST", "/api/v1/dimming/overrides/{override_id}/cancel"): (
-        _own("overrides", "/api/v1/dimming/overrides/{id}/cancel"), energy_staff(200)
+        _own("overrides", "/api/v1/dimming/overrides/{id}/cancel"),
+        energy_staff(200),
     ),
     ("GET", "/api/v1/lamps/{lamp_id}/dimming"): (fixed("/api/v1/lamps/L1/dimming"), any_role(200)),
 }
@@ -106,14 +120,24 @@ def prepare(conn, world) -> None:
     exceptions = {
         caller: store.create_exception(
             conn,
-            {"name": f"x-{caller}", "profile_id": shared, "kind": "dates", "start_date": datetime(2026, 12, 24).date(),
-             "end_date": datetime(2026, 12, 26).date(), "weekdays": None, "start_day": None, "end_day": None,
-             "target_kind": "town", "target": "", "priority": 0},
+            {
+                "name": f"x-{caller}",
+                "profile_id": shared,
+                "kind": "dates",
+                "start_date": datetime(2026, 12, 24).date(),
+                "end_date": datetime(2026, 12, 26).date(),
+                "weekdays": None,
+                "start_day": None,
+                "end_day": None,
+                "target_kind": "town",
+                "target": "",
+                "priority": 0,
+            },
             "roles",
         )["id"]
         for caller in CALLERS
     }
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     overrides = {
         caller: store.create_override(conn, "town", "", 30, now, now + timedelta(hours=1), caller, "roles")["id"]
         for caller in CALLERS

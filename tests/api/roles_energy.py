@@ -20,15 +20,20 @@ def _with_profile(path: str, **params: Any):
 TABLE: dict[tuple[str, str], tuple[Any, dict[str, int]]] = {
     # the preview is for everyone signed in: technicians read schedules too
     ("POST", "/api/v1/dimming/preview"): (
-        fixed("/api/v1/dimming/preview", {"steps": FULL_NIGHT, "date": "2027-01-15", **PARIS}), any_role(200)
+        fixed("/api/v1/dimming/preview", {"steps": FULL_NIGHT, "date": "2027-01-15", **PARIS}),
+        any_role(200),
     ),
-    ("GET", "/api/v1/energy/curve"): (_with_profile("/api/v1/energy/curve", date="2027-01-15", **PARIS),
-                                      energy_staff(200)),
+    ("GET", "/api/v1/energy/curve"): (
+        _with_profile("/api/v1/energy/curve", date="2027-01-15", **PARIS),
+        energy_staff(200),
+    ),
     ("GET", "/api/v1/energy/estimate"): (
-        _with_profile("/api/v1/energy/estimate", **{"from": "2027-01", "to": "2027-01"}, **PARIS), energy_staff(200)
+        _with_profile("/api/v1/energy/estimate", **{"from": "2027-01", "to": "2027-01"}, **PARIS),
+        energy_staff(200),
     ),
     ("GET", "/api/v1/energy/consumption"): (
-        fixed("/api/v1/energy/consumption", **{"from": "2026-11", "to": "2026-11"}), energy_staff(200)
+        fixed("/api/v1/energy/consumption", **{"from": "2026-11", "to": "2026-11"}),
+        energy_staff(200),
     ),
     # console pages: schedules for everyone (read-only for technicians), energy for the energy staff
     ("GET", "/dimming"): (page("/dimming"), signed_in_page(any_role(200))),

@@ -3,17 +3,21 @@ read predictions and run work orders and the round; energy managers are refused.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from tests.api.fleet_factories import make_lamp
 from tests.api.prediction_factories import add_circuit_prediction, add_prediction, reason
 from tests.api.role_kit import Call, field_staff, fixed, page, signed_in_page
 
-SCORED_AT = datetime(2026, 11, 25, 1, 0, tzinfo=timezone.utc)
+SCORED_AT = datetime(2026, 11, 25, 1, 0, tzinfo=UTC)
 # One lamp per caller, so that each allowed caller creates (and closes) a work order of its own.
-CALLER_LAMPS = {"anonymous": "WO-anonymous", "technician": "WO-technician", "energy_manager": "WO-energy_manager",
-                "admin": "WO-admin"}
+CALLER_LAMPS = {
+    "anonymous": "WO-anonymous",
+    "technician": "WO-technician",
+    "energy_manager": "WO-energy_manager",
+    "admin": "WO-admin",
+}
 
 
 def _order(world, caller: str) -> int:
@@ -24,7 +28,8 @@ def _order(world, caller: str) -> int:
 TABLE: dict[tuple[str, str], tuple[Any, dict[str, int]]] = {
     ("GET", "/api/v1/predictions"): (fixed("/api/v1/predictions", min_probability=0.5), field_staff(200)),
     ("GET", "/api/v1/predictions/circuits"): (
-        fixed("/api/v1/predictions/circuits", min_probability=0.3, street="Rue P"), field_staff(200)
+        fixed("/api/v1/predictions/circuits", min_probability=0.3, street="Rue P"),
+        field_staff(200),
     ),
     ("GET", "/api/v1/lamps/{lamp_id}/predictions"): (fixed("/api/v1/lamps/P1/predictions"), field_staff(200)),
     ("GET", "/api/v1/work-orders"): (fixed("/api/v1/work-orders", status="open"), field_staff(200)),
@@ -33,7 +38,8 @@ TABLE: dict[tuple[str, str], tuple[Any, dict[str, int]]] = {
         field_staff(201),
     ),
     ("GET", "/api/v1/work-orders/{work_order_id}"): (
-        lambda world, caller: Call(f"/api/v1/work-orders/{_order(world, caller)}"), field_staff(200)
+        lambda world, caller: Call(f"/api/v1/work-orders/{_order(world, caller)}"),
+        field_staff(200),
     ),
     ("PATCH", "/api/v1/work-orders/{work_order_id}"): (
         lambda world, caller: Call(f"/api/v1/work-orders/{_order(world, caller)}", {"notes": f"seen by {caller}"}),

@@ -8,14 +8,17 @@ from fastapi.testclient import TestClient
 from psycopg_pool import ConnectionPool
 
 from api.app import create_app
-from api.deps import Role, forget_principals
+from api.principals import forget_principals
+from core.vocabulary import Role
 from tests.api.factories import make_user
 
 
 @pytest.fixture
 def db(timescale_url: str):
     with psycopg.connect(timescale_url, autocommit=True) as conn:
-        conn.execute("INSERT INTO lamps (lamp_id, name) SELECT 'L' || lpad(g::text, 3, '0'), 'n' FROM generate_series(1, 25) g")
+        conn.execute(
+            "INSERT INTO lamps (lamp_id, name) SELECT 'L' || lpad(g::text, 3, '0'), 'n' FROM generate_series(1, 25) g"
+        )
         yield conn
 
 
@@ -50,7 +53,7 @@ def test_a_revoked_token_or_inactive_user_is_refused(client, db):
     auth = {"Authorization": f"Bearer {token}"}
     assert client.get("/api/v1/lamps", headers=auth).status_code == 200
     db.execute("UPDATE users SET active = false WHERE username = 'tech-a'")
-    forget_principals()  # as once the delay has passed (tests/api/test_auth.py)
+    forget_principals()  # as once the delay has passed (tests/api/accounts/test_auth.py)
     assert client.get("/api/v1/lamps", headers=auth).status_code == 401
     db.execute("UPDATE users SET active = true WHERE username = 'tech-a'")
     db.execute("UPDATE api_tokens SET revoked_at = now()")

@@ -68,7 +68,9 @@ def _has_examples(schema: dict, components: dict) -> bool:
     if "examples" in schema or "example" in schema:
         return True
     ref = schema.get("$ref")
-    return bool(ref) and _has_examples(components[ref.rsplit("/", 1)[-1]], components)
+    if not ref:
+        return False
+    return _has_examples(components[ref.rsplit("/", 1)[-1]], components)
 
 
 def test_every_operation_shows_an_example(served):

@@ -8,8 +8,8 @@ import re
 
 import pytest
 
-from api.deps import Role
 from api.paging import MAX_OFFSET
+from core.vocabulary import Role
 from tests.api.factories import make_user
 from tests.api.fleet_factories import bearer, make_lamp
 

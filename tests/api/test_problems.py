@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from api.deps import Role
+from core.vocabulary import Role
 from tests.api.factories import make_user
 from tests.api.fleet_factories import api_client, bearer
 
@@ -29,8 +29,13 @@ def problem(response, status: int) -> dict:
 
 def test_http_errors(client, db):
     body = problem(client.get("/api/v1/lamps"), 401)
-    assert body == {"type": "about:blank", "title": "Unauthorized", "status": 401,
-                    "detail": "sign in, or send a valid bearer token", "instance": "/api/v1/lamps"}
+    assert body == {
+        "type": "about:blank",
+        "title": "Unauthorized",
+        "status": 401,
+        "detail": "sign in, or send a valid bearer token",
+        "instance": "/api/v1/lamps",
+    }
     assert client.get("/api/v1/lamps").headers["www-authenticate"] == "Bearer"
 
     tech = bearer(make_user(db, Role.TECHNICIAN))
@@ -45,8 +50,9 @@ def test_http_errors(client, db):
 
 def test_validation_errors_list_every_invalid_field_without_echoing_values(client, db):
     admin = bearer(make_user(db, Role.ADMIN))
-    response = client.post("/api/v1/lamps", json={"lamp_id": "no spaces allowed", "lat": "north",
-                                                  "rated_power_w": -5}, headers=admin)
+    response = client.post(
+        "/api/v1/lamps", json={"lamp_id": "no spaces allowed", "lat": "north", "rated_power_w": -5}, headers=admin
+    )
     body = problem(response, 422)
     assert body["type"] == "urn:streetlight:problem:validation-error"
     assert body["title"] == "Unprocessable Content"
@@ -57,8 +63,12 @@ def test_validation_errors_list_every_invalid_field_without_echoing_values(clien
     ]
     assert body["detail"].startswith("3 invalid fields: ")
     assert "no spaces allowed" not in response.text and "north" not in response.text
-    assert problem(client.post("/api/v1/lamps", content=b"{", headers=admin | {"content-type": "application/json"}),
-                   422)["errors"][0]["type"] == "json_invalid"
+    assert (
+        problem(client.post("/api/v1/lamps", content=b"{", headers=admin | {"content-type": "application/json"}), 422)[
+            "errors"
+        ][0]["type"]
+        == "json_invalid"
+    )
 
 
 def test_an_unexpected_error_is_a_500_without_internals(db, timescale_url):
@@ -73,8 +83,13 @@ def test_an_unexpected_error_is_a_500_without_internals(db, timescale_url):
     observed = 'streetlight_http_request_duration_seconds_count{method="GET",route="/api/v1/boom",status="500"} 1.0'
     assert observed in metrics
     body = problem(response, 500)
-    assert body == {"type": "about:blank", "title": "Internal Server Error", "status": 500,
-                    "detail": "an unexpected error occurred; it has been logged", "instance": "/api/v1/boom"}
+    assert body == {
+        "type": "about:blank",
+        "title": "Internal Server Error",
+        "status": 500,
+        "detail": "an unexpected error occurred; it has been logged",
+        "instance": "/api/v1/boom",
+    }
     assert "hunter2" not in response.text and "secret" not in response.text
 
 

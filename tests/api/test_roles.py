@@ -12,12 +12,15 @@ sign-in page (303) where the API answers 401.
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
+
 import fastapi.routing
 import psycopg
 import pytest
 
-from api.deps import SESSION_COOKIE, Role, sha256_hex
+from accounts import sha256_hex
+from api.principals import SESSION_COOKIE
+from core.vocabulary import Role
 from tests.api import roles_dimming, roles_energy, roles_plans, roles_prediction
 from tests.api.factories import PASSWORD, make_account, make_user
 from tests.api.fleet_factories import add_reading, add_unknown_lamp, api_client, bearer, make_lamp
@@ -37,7 +40,7 @@ from tests.api.role_kit import (
     signed_in_page,
 )
 
-T0 = datetime(2026, 11, 25, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 25, tzinfo=UTC)
 HOUR = {"from": "2026-11-25T00:00:00Z", "to": "2026-11-25T01:00:00Z"}
 
 # (method, route path) -> (request, expected status per caller)
@@ -67,8 +70,11 @@ TABLE: dict[tuple[str, str], tuple[Request, dict[str, int]]] = {
     ("POST", "/api/v1/lamps/{lamp_id}/events"): (
         lambda world, caller: Call(
             "/api/v1/lamps/L1/events",
-            {"type": "day_burning", "detail": caller,
-             "ts": (T0 + timedelta(minutes=CALLERS.index(caller))).isoformat()},
+            {
+                "type": "day_burning",
+                "detail": caller,
+                "ts": (T0 + timedelta(minutes=CALLERS.index(caller))).isoformat(),
+            },
         ),
         field_staff(201),
     ),
@@ -86,7 +92,8 @@ TABLE: dict[tuple[str, str], tuple[Request, dict[str, int]]] = {
     ("GET", "/metrics"): (fixed("/metrics"), any_role(200)),
     # accounts: signing in is open; one's own account and tokens for any role
     ("POST", "/api/v1/auth/login"): (
-        fixed("/api/v1/auth/login", {"username": "signer", "password": PASSWORD}), everyone(200)
+        fixed("/api/v1/auth/login", {"username": "signer", "password": PASSWORD}),
+        everyone(200),
     ),
     ("POST", "/api/v1/auth/logout"): (fixed("/api/v1/auth/logout"), any_role(204)),
     ("GET", "/api/v1/auth/me"): (fixed("/api/v1/auth/me"), any_role(200)),
@@ -114,7 +121,8 @@ TABLE: dict[tuple[str, str], tuple[Request, dict[str, int]]] = {
     ("GET", "/admin/users"): (page("/admin/users"), signed_in_page(admin_only(200))),
     ("GET", "/console/static/{name:path}"): (fixed("/console/static/console.css"), everyone(200)),
     ("GET", "/console/vendor/{package}/{name:path}"): (
-        fixed("/console/vendor/leaflet/leaflet.js"), everyone(VENDOR_STATUS)
+        fixed("/console/vendor/leaflet/leaflet.js"),
+        everyone(VENDOR_STATUS),
     ),
 }
 
@@ -159,7 +167,7 @@ def world(timescale_url: str) -> World:
         make_account(conn, Role.TECHNICIAN, "someone")
         make_lamp(conn, "L1", group_name="g1", circuit="c1")
         make_lamp(conn, "L2")
-        add_reading(conn, "L1", datetime(2026, 11, 25, 0, 10, tzinfo=timezone.utc), power_w=50.0)
+        add_reading(conn, "L1", datetime(2026, 11, 25, 0, 10, tzinfo=UTC), power_w=50.0)
         add_unknown_lamp(conn, "U1")
         add_unknown_lamp(conn, "U2")
         world = World(tokens, sessions, spare)

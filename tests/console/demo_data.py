@@ -13,9 +13,9 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 
-from api import accounts
-from api.deps import Role
+import accounts
 from core import inventory
+from core.vocabulary import Role
 from simulators.engine import READING_FIELDS, FleetSimulator
 from simulators.town import generate_town, town_to_csv_bytes
 

@@ -12,11 +12,11 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from psycopg_pool import ConnectionPool
 
-from api import accounts
+import accounts
 from api.console import i18n, routes
-from api.deps import Role
 from core.contract import EventType
 from core.settings import Settings
+from core.vocabulary import Role
 
 CONSOLE = Path(routes.__file__).parent
 PASSWORD = "console-test-password"

@@ -14,9 +14,9 @@ import psycopg
 import pytest
 from playwright.sync_api import Page, expect
 
-from api.deps import Role
 from core import inventory
 from core.contract import Topics
+from core.vocabulary import Role
 from dimming import store
 from dimming.profiles import ProfileSpec
 from simulators.town import generate_town, town_to_csv

@@ -1,0 +1,1 @@
+"""Signing in and out of the console, one's own account, and API tokens."""

@@ -1,0 +1,1 @@
+"""Dimming schedules (profiles, assignments, calendar, overrides), what a lamp follows, plan delivery."""

@@ -1,0 +1,1 @@
+"""Energy: the curve and saving of a profile, estimates per month, measured consumption."""

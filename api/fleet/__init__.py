@@ -1,0 +1,1 @@
+"""The fleet at a glance: the summary and the map."""

@@ -1,0 +1,1 @@
+"""The lamp inventory: list, look up, create, change and retire lamps."""

@@ -1,0 +1,1 @@
+"""Maintenance: lamp events, commissioning of lamps seen on the wire, work orders and the daily round."""

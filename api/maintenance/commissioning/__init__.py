@@ -1,0 +1,1 @@
+"""What the ingester could not store, and the commissioning of lamps seen on the wire."""

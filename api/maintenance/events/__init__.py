@@ -1,0 +1,1 @@
+"""Lamp events: failures, repairs and the like, from controllers, the service and technicians."""

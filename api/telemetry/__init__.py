@@ -1,0 +1,1 @@
+"""Readings over a time range, of one lamp or of the lamps of a group or circuit."""
