@@ -420,6 +420,62 @@ def test_import_inserts_then_reimport_changes_nothing(conn: psycopg.Connection) 
     assert conn.execute("SELECT lamp_id, updated_at FROM lamps ORDER BY lamp_id").fetchall() == stamps
 
 
+# Each row's (xmin, xmax): a new version of the row, or a lock taken on it, changes them.
+ROW_VERSIONS = {
+    "lamps": "SELECT lamp_id, xmin::text, xmax::text FROM lamps",
+    "lamp_status": "SELECT lamp_id, xmin::text, xmax::text FROM lamp_status",
+}
+
+
+def row_versions(conn: psycopg.Connection) -> dict[str, dict[str, tuple[str, str]]]:
+    versions = {
+        table: {row[0]: (row[1], row[2]) for row in conn.execute(query)} for table, query in ROW_VERSIONS.items()
+    }
+    conn.commit()
+    return versions
+
+
+def test_an_unchanged_reimport_writes_and_locks_nothing(conn: psycopg.Connection) -> None:
+    import_inventory(conn, parse_inventory(THREE_LAMPS, "lamps.csv"))
+    before = row_versions(conn)
+
+    report = import_inventory(conn, parse_inventory(THREE_LAMPS, "lamps.csv"))
+
+    assert counts(report) == (0, 0, 3, 0)
+    assert row_versions(conn) == before
+
+
+def test_a_changed_lamp_is_the_only_row_written(conn: psycopg.Connection) -> None:
+    import_inventory(conn, parse_inventory(THREE_LAMPS, "lamps.csv"))
+    before = row_versions(conn)
+    changed = THREE_LAMPS.replace(b"4.8360,Quai Saint-Vincent", b"4.8360,Quai Rolland")
+
+    report = import_inventory(conn, parse_inventory(changed, "lamps.csv"))
+
+    assert counts(report) == (0, 1, 2, 0)
+    after = row_versions(conn)
+    touched = {lamp_id for lamp_id, version in after["lamps"].items() if version != before["lamps"][lamp_id]}
+    assert touched == {"L2"}
+    assert after["lamps"]["L2"][0] != before["lamps"]["L2"][0]  # a new version, not only a lock
+    assert after["lamp_status"] == before["lamp_status"]
+
+
+def test_lamps_take_the_states_their_controllers_reported_before_the_import(conn: psycopg.Connection) -> None:
+    # Controllers often report before the inventory lists them; the statistics then say the
+    # status table is small, as autovacuum leaves them after the first reports.
+    conn.execute("INSERT INTO lamp_status (lamp_id, online) VALUES ('L1', true), ('L3', false), ('U9', true)")
+    conn.execute("ANALYZE lamp_status")
+    conn.commit()
+
+    report = import_inventory(conn, parse_inventory(THREE_LAMPS, "lamps.csv"))
+
+    assert counts(report) == (3, 0, 0, 0)
+    states = conn.execute(
+        "SELECT s.lamp_id, l.online, s.online FROM lamp_status s LEFT JOIN lamps l USING (lamp_id) ORDER BY 1"
+    ).fetchall()
+    assert states == [("L1", True, True), ("L2", None, None), ("L3", False, False), ("U9", None, True)]
+
+
 def test_changed_field_updates_only_that_lamp(conn: psycopg.Connection) -> None:
     import_inventory(conn, parse_inventory(THREE_LAMPS, "lamps.csv"))
     before: dict[str, datetime] = dict(conn.execute("SELECT lamp_id, updated_at FROM lamps").fetchall())
