@@ -28,7 +28,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -152,7 +152,7 @@ def _step_instant(step: Step, day: date, dusk: datetime, dawn: datetime, tz: Zon
     on = day if clock >= NIGHT_SPLIT else day + timedelta(days=1)
     # A clock time skipped in spring counts with the offset before the change (02:30
     # becomes 03:30); one repeated in autumn is its first occurrence (PEP 495, fold=0).
-    return datetime.combine(on, clock, tzinfo=tz).astimezone(timezone.utc)
+    return datetime.combine(on, clock, tzinfo=tz).astimezone(UTC)
 
 
 def night_levels(
@@ -265,10 +265,13 @@ def explain(config: DimmingConfig, lamp: Lamp, day: date, at: datetime | None = 
     if at is not None:
         override = _winning_override(index.overrides_for(lamp), at)
         if override is not None:
-            until = override.expires_at.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+            until = override.expires_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
             reason = f": {override.reason}" if override.reason else ""
             return Rule(
-                "override", override.override_id, None, None,
+                "override",
+                override.override_id,
+                None,
+                None,
                 f"override at {override.level} % on {_target_text(override.target_kind, override.target)}"
                 f" until {until}{reason}",
             )
@@ -276,7 +279,10 @@ def explain(config: DimmingConfig, lamp: Lamp, day: date, at: datetime | None = 
     if exception is not None:
         profile = config.profiles[exception.profile_id]
         return Rule(
-            "calendar", exception.exception_id, profile.profile_id, profile.version,
+            "calendar",
+            exception.exception_id,
+            profile.profile_id,
+            profile.version,
             f'calendar exception "{exception.name}" on {_target_text(exception.target_kind, exception.target)}'
             f' (priority {exception.priority}): profile "{profile.name}" version {profile.version}',
         )
@@ -284,8 +290,11 @@ def explain(config: DimmingConfig, lamp: Lamp, day: date, at: datetime | None = 
     if assignment is not None:
         profile = config.profiles[assignment.profile_id]
         return Rule(
-            assignment.target_kind, assignment.assignment_id, profile.profile_id, profile.version,
-            f'assigned to {_target_text(assignment.target_kind, assignment.target)}:'
+            assignment.target_kind,
+            assignment.assignment_id,
+            profile.profile_id,
+            profile.version,
+            f"assigned to {_target_text(assignment.target_kind, assignment.target)}:"
             f' profile "{profile.name}" version {profile.version}',
         )
     return Rule("none", None, None, None, "no profile applies: full light from sunset to sunrise")
@@ -349,7 +358,7 @@ def resolve_plans(
         raise ValueError("start must carry a time zone")
     if hours <= 0:
         raise ValueError(f"hours must be positive, not {hours}")
-    start = start.astimezone(timezone.utc)
+    start = start.astimezone(UTC)
     end = start + timedelta(hours=hours)
     first_day = start.astimezone(tz).date() - timedelta(days=1)  # last night may still be running
     days = [first_day + timedelta(days=n) for n in range((end.astimezone(tz).date() - first_day).days + 1)]

@@ -60,9 +60,7 @@ def load_demo_town(database_url: str, *, lamps: int = 300, hours: float = 26.0, 
         demo = DemoTown(lamp_ids=[lamp.lamp_id for lamp in town])
         steps = int(hours * 3600 // REPORT_INTERVAL_S)
         events: list[tuple] = []
-        with conn.cursor().copy(
-            "COPY readings (lamp_id, ts, " + ", ".join(READING_FIELDS) + ") FROM STDIN"
-        ) as copy:
+        with conn.cursor().copy("COPY readings (lamp_id, ts, " + ", ".join(READING_FIELDS) + ") FROM STDIN") as copy:
             for k in range(1, steps + 1):
                 step = simulator.step_arrays(start + timedelta(seconds=k * REPORT_INTERVAL_S))
                 columns = [step.columns[name].tolist() for name in READING_FIELDS]
@@ -107,8 +105,13 @@ def load_demo_town(database_url: str, *, lamps: int = 300, hours: float = 26.0, 
             conn.execute(
                 """INSERT INTO unknown_lamps (lamp_id, first_seen_at, last_seen_at, message_count, last_topic)
                    VALUES (%s, %s, %s, %s, %s)""",
-                (lamp_id, now - timedelta(days=2 + n), now - timedelta(minutes=10 * (n + 1)), 40 + n,
-                 f"streetlight/v1/lamps/{lamp_id}/telemetry"),
+                (
+                    lamp_id,
+                    now - timedelta(days=2 + n),
+                    now - timedelta(minutes=10 * (n + 1)),
+                    40 + n,
+                    f"streetlight/v1/lamps/{lamp_id}/telemetry",
+                ),
             )
 
         for username, (role, locale) in ACCOUNTS.items():

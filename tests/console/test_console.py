@@ -32,9 +32,10 @@ def sign_in(page: Page, username: str, password: str = PASSWORD, *, start: str =
     page.click("#login-submit")
     try:
         page.wait_for_url(re.compile(r"^(?!.*/login).*$"))
-    except PlaywrightTimeout:
+    except PlaywrightTimeout as exc:
         error = page.locator("#login-error")
-        raise AssertionError(f"{username} was not signed in: {error.inner_text() if error.is_visible() else page.url}")
+        shown = error.inner_text() if error.is_visible() else page.url
+        raise AssertionError(f"{username} was not signed in: {shown}") from exc
 
 
 def wait_for_map(page: Page) -> None:
@@ -158,8 +159,10 @@ def test_map_tiles_are_drawn_only_from_a_configured_tile_server(page: Page, cons
         wait_for_map(page)
         expect(page.locator("#map.map-tiles")).to_have_count(1)
         expect(page.locator("#map img.leaflet-tile-loaded").first).to_be_visible()
-        assert page.locator("#map img.leaflet-tile").first.get_attribute("src").startswith(
-            console.url + "/console/static/favicon.svg?z="
+        assert (
+            page.locator("#map img.leaflet-tile")
+            .first.get_attribute("src")
+            .startswith(console.url + "/console/static/favicon.svg?z=")
         )
         expect(page.locator(".leaflet-control-attribution")).to_contain_text("Tiles: the town's own server")
         expect(page.locator("#map path.lamp-marker")).to_have_count(console.town.size)

@@ -220,9 +220,7 @@ def test_the_language_switch_is_remembered_per_user(client):
 def test_the_login_form_works_without_scripts(client):
     form = client.get("/login?next=/lists/out").text
     assert 'action="/api/v1/auth/login"' in form and 'name="next" value="/lists/out"' in form
-    response = client.post(
-        "/api/v1/auth/login", data={"username": "tech", "password": PASSWORD, "next": "/lists/out"}
-    )
+    response = client.post("/api/v1/auth/login", data={"username": "tech", "password": PASSWORD, "next": "/lists/out"})
     assert response.status_code == 303
     assert response.headers["location"] == "/lists/out"
     assert client.get("/lists/out").status_code == 200

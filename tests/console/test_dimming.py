@@ -42,9 +42,7 @@ def night_saved_kwh(page: Page) -> float:
     return float(page.locator("#preview-figures").get_attribute("data-night-saved-kwh") or "nan")
 
 
-def test_an_energy_manager_edits_a_step_and_the_lamp_follows_the_new_version(
-    page: Page, console: Console, residential
-):
+def test_an_energy_manager_edits_a_step_and_the_lamp_follows_the_new_version(page: Page, console: Console, residential):
     profile_id, lamp_id = residential
     sign_in(page, "energy", start=f"/login?next=/dimming/profiles/{profile_id}")
     expect(page.locator("#profile-title")).to_have_text("Residential")
@@ -77,7 +75,10 @@ def test_an_energy_manager_edits_a_step_and_the_lamp_follows_the_new_version(
 
     view = page.request.get(f"/api/v1/lamps/{lamp_id}/dimming").json()
     assert (view["rule"]["source"], view["rule"]["profile_id"], view["rule"]["profile_version"]) == (
-        "group", profile_id, 2)
+        "group",
+        profile_id,
+        2,
+    )
     assert 30 in [point["level"] for point in view["points"]]
     assert 50 not in [point["level"] for point in view["points"]]
 

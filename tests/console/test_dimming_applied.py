@@ -74,8 +74,22 @@ def town_service(timescale_url: str, mqtt_url: str, topic_prefix: str, tmp_path:
     try:
         wait_for_log(tmp_path / "serve.log", "is the active scheduler", 90)
         simulator = start_cli(
-            ["simulate", "run", "--town", str(town_file), "--seed", str(10_000 + uuid.uuid4().int % 80_000),
-             "--interval", "60", "--speed", "1", "--failure-scale", "0", "--outage-scale", "0"],
+            [
+                "simulate",
+                "run",
+                "--town",
+                str(town_file),
+                "--seed",
+                str(10_000 + uuid.uuid4().int % 80_000),
+                "--interval",
+                "60",
+                "--speed",
+                "1",
+                "--failure-scale",
+                "0",
+                "--outage-scale",
+                "0",
+            ],
             env,
             tmp_path / "simulate.log",
         )

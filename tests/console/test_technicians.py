@@ -27,16 +27,34 @@ from tests.console.test_console import no_page_errors, sign_in
 pytestmark = [pytest.mark.browser, pytest.mark.timescale]
 
 MODEL_VERSION = "20261125T020000Z"
-PF = {"feature": "power_factor_trend_10d", "signal": "power_factor", "weight": 0.31,
-      "text": "power factor fell from 0.96 to 0.88 over 10 days",
-      "text_fr": "le facteur de puissance est passé de 0,96 à 0,88 en 10 jours"}
-TEMP = {"feature": "driver_temp_vs_neighbours", "signal": "driver_temp_c", "weight": 0.2,
-        "text": "driver 14 °C hotter than its neighbours", "text_fr": "driver 14 °C plus chaud que ses voisins"}
-AGE = {"feature": "age_years", "signal": "age", "weight": 0.05, "text": "installed 14 years ago",
-       "text_fr": "installée il y a 14 ans"}
-SAG = {"feature": "voltage_sag_7d", "signal": "voltage_v", "weight": 0.42,
-       "text": "the circuit's voltage sagged by 9 V over 7 days",
-       "text_fr": "la tension du circuit a baissé de 9 V en 7 jours"}
+PF = {
+    "feature": "power_factor_trend_10d",
+    "signal": "power_factor",
+    "weight": 0.31,
+    "text": "power factor fell from 0.96 to 0.88 over 10 days",
+    "text_fr": "le facteur de puissance est passé de 0,96 à 0,88 en 10 jours",
+}
+TEMP = {
+    "feature": "driver_temp_vs_neighbours",
+    "signal": "driver_temp_c",
+    "weight": 0.2,
+    "text": "driver 14 °C hotter than its neighbours",
+    "text_fr": "driver 14 °C plus chaud que ses voisins",
+}
+AGE = {
+    "feature": "age_years",
+    "signal": "age",
+    "weight": 0.05,
+    "text": "installed 14 years ago",
+    "text_fr": "installée il y a 14 ans",
+}
+SAG = {
+    "feature": "voltage_sag_7d",
+    "signal": "voltage_v",
+    "weight": 0.42,
+    "text": "the circuit's voltage sagged by 9 V over 7 days",
+    "text_fr": "la tension du circuit a baissé de 9 V en 7 jours",
+}
 
 
 @dataclass
@@ -74,26 +92,42 @@ def scores(console: Console) -> Scores:
                 """INSERT INTO lamp_predictions (lamp_id, scored_at, feature_day, probability, horizon_days,
                                                  model_version, reasons)
                    VALUES (%s, %s, %s, %s, 14, %s, %s)""",
-                (lamp_id, scored_at, (scored_at - timedelta(days=1)).date(), probability, MODEL_VERSION,
-                 json.dumps(reasons)),
+                (
+                    lamp_id,
+                    scored_at,
+                    (scored_at - timedelta(days=1)).date(),
+                    probability,
+                    MODEL_VERSION,
+                    json.dumps(reasons),
+                ),
             )
             # A score the night before, for the risk chart.
             conn.execute(
                 """INSERT INTO lamp_predictions (lamp_id, scored_at, feature_day, probability, horizon_days,
                                                  model_version, reasons)
                    VALUES (%s, %s, %s, %s, 14, %s, '[]')""",
-                (lamp_id, scored_at - timedelta(days=1), (scored_at - timedelta(days=2)).date(), probability / 2,
-                 MODEL_VERSION),
+                (
+                    lamp_id,
+                    scored_at - timedelta(days=1),
+                    (scored_at - timedelta(days=2)).date(),
+                    probability / 2,
+                    MODEL_VERSION,
+                ),
             )
-        result.street = dict(conn.execute("SELECT lamp_id, street FROM lamps WHERE lamp_id = ANY(%s)",
-                                          (result.lamps,)).fetchall())
+        result.street = dict(
+            conn.execute("SELECT lamp_id, street FROM lamps WHERE lamp_id = ANY(%s)", (result.lamps,)).fetchall()
+        )
         circuits = dict(conn.execute("SELECT lamp_id, circuit FROM lamps WHERE state <> 'retired'").fetchall())
         result.circuit = circuits[result.top]
         other = next(c for c in sorted(set(circuits.values())) if c != result.circuit)
         result.circuit_of = {lamp_id: circuits[lamp_id] for lamp_id in result.lamps}
         result.on_circuit = tuple(lamp_id for lamp_id in result.lamps if circuits[lamp_id] == result.circuit)
-        streets = Counter(street for (street,) in conn.execute(
-            "SELECT street FROM lamps WHERE circuit = %s AND state <> 'retired'", (result.circuit,)))
+        streets = Counter(
+            street
+            for (street,) in conn.execute(
+                "SELECT street FROM lamps WHERE circuit = %s AND state <> 'retired'", (result.circuit,)
+            )
+        )
         result.circuit_lamps = sum(streets.values())
         result.circuit_street = min(streets, key=lambda street: (-streets[street], street))
         for circuit, probability, reasons in ((result.circuit, 0.62, [SAG]), (other, 0.1, [SAG])):
@@ -101,8 +135,15 @@ def scores(console: Console) -> Scores:
                 """INSERT INTO circuit_predictions (circuit, scored_at, feature_day, probability, horizon_days,
                                                     model_version, lamps, reasons)
                    VALUES (%s, %s, %s, %s, 14, %s, %s, %s)""",
-                (circuit, scored_at, (scored_at - timedelta(days=1)).date(), probability, MODEL_VERSION,
-                 result.circuit_lamps, json.dumps(reasons)),
+                (
+                    circuit,
+                    scored_at,
+                    (scored_at - timedelta(days=1)).date(),
+                    probability,
+                    MODEL_VERSION,
+                    result.circuit_lamps,
+                    json.dumps(reasons),
+                ),
             )
     return result
 
@@ -119,8 +160,9 @@ def open_orders(console: Console, lamp_id: str) -> list[tuple]:
 
 
 # --- from a prediction to a repair ------------------------------------------------------------------------
-def test_a_technician_follows_a_predicted_failure_to_its_repair(page: Page, console: Console, scores: Scores,
-                                                                 screenshot_dir):
+def test_a_technician_follows_a_predicted_failure_to_its_repair(
+    page: Page, console: Console, scores: Scores, screenshot_dir
+):
     sign_in(page, "tech")
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Predicted failures").click()
     page.wait_for_url("**/predictions")
@@ -266,8 +308,9 @@ def test_without_a_circuit_at_the_threshold_the_warnings_say_so(page: Page, cons
     no_page_errors(page)
 
 
-def test_a_work_order_is_scheduled_and_the_round_printed_and_downloaded(page: Page, console: Console, scores: Scores,
-                                                                        screenshot_dir):
+def test_a_work_order_is_scheduled_and_the_round_printed_and_downloaded(
+    page: Page, console: Console, scores: Scores, screenshot_dir
+):
     sign_in(page, "tech", start="/login?next=/predictions")
     row = page.locator(f'#ranking tr[data-lamp-id="{scores.second}"]')
     row.get_by_role("button", name="Create work order").click()
@@ -312,16 +355,34 @@ def test_a_work_order_is_scheduled_and_the_round_printed_and_downloaded(page: Pa
     response = page.request.get(href)
     assert response.status == 200
     lines = list(csv.reader(io.StringIO(response.text())))
-    assert lines[0] == ["street", "lamp", "name", "address", "reason", "work_order", "probability", "lat", "lon",
-                        "circuit"]
+    assert lines[0] == [
+        "street",
+        "lamp",
+        "name",
+        "address",
+        "reason",
+        "work_order",
+        "probability",
+        "lat",
+        "lon",
+        "circuit",
+    ]
     assert len(lines) == total + 1
     [mine] = [line for line in lines if line[1] == scores.second]
     assert (mine[0], mine[4], mine[5], mine[6], mine[9]) == (
-        scores.street[scores.second], TEMP["text"], str(order_id), "0.41", scores.circuit_of[scores.second]
+        scores.street[scores.second],
+        TEMP["text"],
+        str(order_id),
+        "0.41",
+        scores.circuit_of[scores.second],
     )
     [circuit_line] = [line for line in lines if line[1] == ""]
     assert (circuit_line[0], circuit_line[2], circuit_line[4], circuit_line[5], circuit_line[6], circuit_line[9]) == (
-        scores.circuit_street, f"Circuit {scores.circuit} ({scores.circuit_lamps} lamps)", SAG["text"], "", "0.62",
+        scores.circuit_street,
+        f"Circuit {scores.circuit} ({scores.circuit_lamps} lamps)",
+        SAG["text"],
+        "",
+        "0.62",
         scores.circuit,
     )
     no_page_errors(page)
@@ -372,8 +433,9 @@ def test_the_energy_manager_is_refused_the_maintenance_pages(page: Page, console
 
 
 @pytest.mark.parametrize("viewport", [{"width": 800, "height": 1280}, {"width": 1180, "height": 820}])
-def test_tablets_get_no_sideways_scrolling_and_large_touch_targets(page: Page, console: Console, scores: Scores,
-                                                                   viewport):
+def test_tablets_get_no_sideways_scrolling_and_large_touch_targets(
+    page: Page, console: Console, scores: Scores, viewport
+):
     page.set_viewport_size(viewport)
     sign_in(page, "tech")
     for path in ("/predictions", "/work-orders", "/round"):

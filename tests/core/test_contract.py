@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -28,7 +28,7 @@ from core.contract import (
 )
 
 TS = "2026-11-25T18:00:00+01:00"
-UTC = timezone.utc
+UTC = UTC
 
 
 def reading_json(**fields: Any) -> str:
@@ -213,7 +213,7 @@ def test_bad_readings_rejected(payload: str, expected_type: str) -> None:
 
 @pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity", "1e400"])
 def test_non_finite_numbers_rejected(literal: str) -> None:
-    payload = '{"ts": "%s", "power_w": %s}' % (TS, literal)
+    payload = f'{{"ts": "{TS}", "power_w": {literal}}}'
     with pytest.raises(ValidationError) as exc:
         TelemetryReading.model_validate_json(payload)
     assert error_types(exc) == ["finite_number"]

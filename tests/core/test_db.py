@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
@@ -47,7 +47,7 @@ def test_readings_are_a_hypertable_exactly_when_timescaledb_is_there(database_ur
 
 
 def _insert_readings(conn: psycopg.Connection, ages_days: list[float]) -> None:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with conn.cursor() as cur:
         cur.executemany(
             "INSERT INTO readings (lamp_id, ts, power_w) VALUES ('L1', %s, 10)",
@@ -77,7 +77,7 @@ def test_plain_postgresql_retention_deletes_in_bounded_batches(database_url: str
 
 
 def test_date_bin_buckets_work_on_every_backend(database_url: str):
-    base = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    base = datetime(2026, 11, 1, tzinfo=UTC)
     with psycopg.connect(database_url) as conn:
         conn.cursor().executemany(
             "INSERT INTO readings (lamp_id, ts, power_w) VALUES ('L1', %s, %s)",

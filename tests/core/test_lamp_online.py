@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import psycopg
 import pytest
@@ -27,7 +27,7 @@ def conn(database_url: str):
 
 def report(conn: psycopg.Connection, lamp_id: str, state: bool) -> None:
     """What the ingester writes for a controller's status message."""
-    conn.execute(STATUS_UPSERT, (lamp_id, state, datetime.now(timezone.utc)))
+    conn.execute(STATUS_UPSERT, (lamp_id, state, datetime.now(UTC)))
 
 
 def online(conn: psycopg.Connection, lamp_id: str) -> tuple[bool | None, bool | None]:
@@ -74,8 +74,11 @@ def wait_until_blocked(conn: psycopg.Connection, pid: int) -> None:
 def race(url: str, first: Callable[[psycopg.Connection], None], second: Callable[[psycopg.Connection], None]):
     """`first` in an open transaction, `second` from another connection while it is open;
     `second` must wait for `first` to commit."""
-    with psycopg.connect(url) as one, psycopg.connect(url, autocommit=True) as two, \
-            psycopg.connect(url, autocommit=True) as watcher:
+    with (
+        psycopg.connect(url) as one,
+        psycopg.connect(url, autocommit=True) as two,
+        psycopg.connect(url, autocommit=True) as watcher,
+    ):
         first(one)  # not committed yet
         errors: list[BaseException] = []
 
@@ -127,8 +130,9 @@ def test_the_migration_copies_the_states_of_the_lamps_already_there(storage_back
             )
             for migration in before:
                 conn.execute(migration.sql)
-                conn.execute("INSERT INTO schema_migrations (version, name) VALUES (%s, %s)",
-                             (migration.version, migration.name))
+                conn.execute(
+                    "INSERT INTO schema_migrations (version, name) VALUES (%s, %s)", (migration.version, migration.name)
+                )
             for lamp_id in ("A", "B", "C"):
                 conn.execute(CREATE_LAMP, (lamp_id, lamp_id))
             conn.execute("INSERT INTO lamp_status (lamp_id, online) VALUES ('A', true), ('B', false), ('U', true)")

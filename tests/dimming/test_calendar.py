@@ -60,7 +60,9 @@ def test_problems_name_the_field():
     assert check(exception("weekdays")) == [
         ("weekdays", "a weekdays exception needs at least one weekday (1 = Monday ... 7 = Sunday)")
     ]
-    assert check(exception("weekdays", weekdays=(0, 3))) == [("weekdays", "weekdays are 1 (Monday) to 7 (Sunday), not [0]")]
+    assert check(exception("weekdays", weekdays=(0, 3))) == [
+        ("weekdays", "weekdays are 1 (Monday) to 7 (Sunday), not [0]")
+    ]
     assert check(exception("yearly", start_day="04-31")) == [
         ("start_day", "'04-31': month 4 has no day 31"),
         ("end_day", "a yearly exception needs end_day (MM-DD)"),

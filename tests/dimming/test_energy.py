@@ -48,7 +48,8 @@ def test_power_is_linear_in_the_level_with_a_fixed_driver_share():
     assert energy.power_fraction(1) == pytest.approx(0.03 + 0.0097)
     # Linear between any two lit levels: equal steps in level, equal steps in power.
     assert energy.power_fraction(80) - energy.power_fraction(60) == pytest.approx(
-        energy.power_fraction(40) - energy.power_fraction(20))
+        energy.power_fraction(40) - energy.power_fraction(20)
+    )
 
 
 @pytest.mark.parametrize("level", [-1, 101])
@@ -69,8 +70,12 @@ def test_a_ten_hour_night_at_100_w_full_power_is_one_kwh():
 
 def test_half_light_from_23_to_05_saves_six_hours_of_the_dimmed_away_power():
     # Lit 18:00-07:00 (13 h); 50 % from 23:00 to 05:00 (6 h).
-    points = [(utc(2027, 1, 15, 18), 100), (utc(2027, 1, 15, 23), 50), (utc(2027, 1, 16, 5), 100),
-              (utc(2027, 1, 16, 7), 0)]
+    points = [
+        (utc(2027, 1, 15, 18), 100),
+        (utc(2027, 1, 15, 23), 50),
+        (utc(2027, 1, 16, 5), 100),
+        (utc(2027, 1, 16, 7), 0),
+    ]
     night = energy.night_estimate(date(2027, 1, 15), points, 13.0, 100.0)
     assert night.full_kwh == pytest.approx(1.3)
     assert night.dimmed_kwh == pytest.approx((7 * 100 + 6 * 100 * HALF) / 1000)
@@ -99,8 +104,7 @@ def test_a_plan_is_clipped_to_a_window_with_the_level_in_force_at_its_start():
     # From midnight: 7 h at 50 %.
     assert energy.plan_energy_wh(points, 100.0, utc(2027, 2, 1), utc(2027, 3, 1)) == pytest.approx(7 * 100 * HALF)
     # Until midnight: 6 h at 100 %, 2 h at 50 %.
-    assert energy.plan_energy_wh(points, 100.0, utc(2027, 1, 1), utc(2027, 2, 1)) == pytest.approx(
-        600 + 2 * 100 * HALF)
+    assert energy.plan_energy_wh(points, 100.0, utc(2027, 1, 1), utc(2027, 2, 1)) == pytest.approx(600 + 2 * 100 * HALF)
 
 
 # --- with the real sky ----------------------------------------------------------------------------
@@ -128,15 +132,17 @@ def test_a_month_of_nights_in_paris_saves_the_same_six_hours_each_night():
 
 def test_the_night_the_clocks_go_forward_dims_for_five_hours_only():
     # Night of Saturday 27 March 2027: 23:00 CET is 22:00 UTC, 05:00 CEST is 03:00 UTC.
-    [night] = energy.estimate_nights(HALF_FROM_23_TO_05, "sunset", [date(2027, 3, 27)], PARIS_LAT, PARIS_LON,
-                                     PARIS, 100.0)
+    [night] = energy.estimate_nights(
+        HALF_FROM_23_TO_05, "sunset", [date(2027, 3, 27)], PARIS_LAT, PARIS_LON, PARIS, 100.0
+    )
     assert night.saved_kwh == pytest.approx(5 * 100 * (1 - HALF) / 1000)
 
 
 def test_the_night_the_clocks_go_back_dims_for_seven_hours():
     # Night of Saturday 30 October 2027: 23:00 CEST is 21:00 UTC, 05:00 CET is 04:00 UTC.
-    [night] = energy.estimate_nights(HALF_FROM_23_TO_05, "sunset", [date(2027, 10, 30)], PARIS_LAT, PARIS_LON,
-                                     PARIS, 100.0)
+    [night] = energy.estimate_nights(
+        HALF_FROM_23_TO_05, "sunset", [date(2027, 10, 30)], PARIS_LAT, PARIS_LON, PARIS, 100.0
+    )
     assert night.saved_kwh == pytest.approx(7 * 100 * (1 - HALF) / 1000)
 
 
@@ -144,8 +150,7 @@ def test_above_the_arctic_circle_june_has_no_night_and_december_no_day():
     oslo = ZoneInfo("Europe/Oslo")
     [june] = energy.estimate_nights(FULL_NIGHT, "sunset", [date(2027, 6, 21)], TROMSO_LAT, TROMSO_LON, oslo, 100.0)
     assert (june.night_hours, june.full_kwh, june.dimmed_kwh) == (0.0, 0.0, 0.0)
-    [december] = energy.estimate_nights(FULL_NIGHT, "sunset", [date(2027, 12, 21)], TROMSO_LAT, TROMSO_LON, oslo,
-                                        100.0)
+    [december] = energy.estimate_nights(FULL_NIGHT, "sunset", [date(2027, 12, 21)], TROMSO_LAT, TROMSO_LON, oslo, 100.0)
     # Polar night: the sun never rises, the night runs from civil dusk to civil dawn (dimming.sun).
     sun = twilight_times(TROMSO_LAT, TROMSO_LON, date(2027, 12, 21), oslo, "sunset")
     assert sun.polar == "night"
@@ -172,7 +177,8 @@ def test_month_helpers():
     assert start.astimezone(UTC) == utc(2027, 2, 28, 23)  # CET
     assert end.astimezone(UTC) == utc(2027, 3, 31, 22)  # CEST
     assert (end - start) == timedelta(days=31) or (end.astimezone(UTC) - start.astimezone(UTC)) == timedelta(
-        days=31, hours=-1)
+        days=31, hours=-1
+    )
     assert len(energy.month_days(2028, 2)) == 29
 
 
@@ -202,8 +208,7 @@ def test_groups_per_month_follow_their_assigned_profiles():
     assert (avenue.lamps, residential.lamps) == (1, 2)
     assert avenue.estimated_kwh == pytest.approx(avenue.full_kwh, rel=1e-3)
     # 31 nights of 6 dimmed hours for 150 W.
-    assert residential.full_kwh - residential.estimated_kwh == pytest.approx(
-        31 * 6 * 150 * (1 - HALF) / 1000, rel=1e-3)
+    assert residential.full_kwh - residential.estimated_kwh == pytest.approx(31 * 6 * 150 * (1 - HALF) / 1000, rel=1e-3)
     assert residential.full_kwh == pytest.approx(1.5 * avenue.full_kwh)
 
 

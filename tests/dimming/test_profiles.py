@@ -67,8 +67,11 @@ def test_offsets_stay_within_four_hours():
     assert errors_of(spec({"anchor": "dusk", "offset_min": -241, "level": 100}, DAWN)) == [
         StepError(1, "step 1: offset -241 min is outside -240..240", "offset_min")
     ]
-    validate_profile(spec({"anchor": "dusk", "offset_min": -240, "level": 100},
-                          {"anchor": "dawn", "offset_min": 240, "level": 0}), min_level=0, max_steps=12)
+    validate_profile(
+        spec({"anchor": "dusk", "offset_min": -240, "level": 100}, {"anchor": "dawn", "offset_min": 240, "level": 0}),
+        min_level=0,
+        max_steps=12,
+    )
 
 
 def test_steps_must_follow_each_other_through_the_night():
@@ -109,8 +112,12 @@ def test_a_profile_has_at_least_one_and_at_most_the_configured_number_of_steps()
 
 def test_a_last_step_at_or_after_dawn_must_switch_off():
     assert errors_of(spec(DUSK, {"anchor": "dawn", "offset_min": 10, "level": 30})) == [
-        StepError(2, "step 2: the night ends with its last dawn step, so a last step at or after dawn must"
-                     " switch the lamp off (level 0)", "level")
+        StepError(
+            2,
+            "step 2: the night ends with its last dawn step, so a last step at or after dawn must"
+            " switch the lamp off (level 0)",
+            "level",
+        )
     ]
     # before dawn, a lit last step is fine: the night ends at dawn
     validate_profile(spec(DUSK, {"anchor": "dawn", "offset_min": -30, "level": 50}), min_level=0, max_steps=12)

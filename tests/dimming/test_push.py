@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -20,7 +20,7 @@ from dimming.push import (
     retry_due,
 )
 
-T0 = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 HORIZON = timedelta(hours=72)
 
 
@@ -106,9 +106,7 @@ def test_push_reasons():
     assert push_reason(latest, plan, T0 + timedelta(hours=24, minutes=1), HORIZON) is PushReason.EXTEND
 
 
-@pytest.mark.parametrize(
-    ("attempts", "minutes"), [(0, 0), (1, 1), (2, 2), (3, 4), (4, 8), (6, 32), (7, 60), (50, 60)]
-)
+@pytest.mark.parametrize(("attempts", "minutes"), [(0, 0), (1, 1), (2, 2), (3, 4), (4, 8), (6, 32), (7, 60), (50, 60)])
 def test_retry_backoff_doubles_up_to_an_hour(attempts, minutes):
     assert retry_delay(attempts) == timedelta(minutes=minutes)
     assert retry_delay(attempts) <= LONGEST_RETRY
@@ -146,7 +144,11 @@ def test_points_that_break_the_contract_are_refused_before_they_go_out():
 def test_the_change_detector_compares_shared_points_once():
     from dimming.push import ChangeDetector
 
-    old, same, changed = three_nights(0), three_nights(0), tuple((w, 10 if lv == 60 else lv) for w, lv in three_nights(0))
+    old, same, changed = (
+        three_nights(0),
+        three_nights(0),
+        tuple((w, 10 if lv == 60 else lv) for w, lv in three_nights(0)),
+    )
     detector = ChangeDetector(T0 + timedelta(hours=1), HORIZON)
     latest = LatestPlan(1, old, T0, 1, True)
     assert detector.reason(latest, same) is None

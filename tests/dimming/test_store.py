@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import psycopg
 import pytest
@@ -12,9 +12,12 @@ from dimming.calendar import CalendarException
 from dimming.profiles import ProfileSpec, Step
 from dimming.resolve import Assignment, Lamp, Override, Profile
 
-STEPS = [Step(anchor="dusk", offset_min=0, level=100), Step(anchor="clock", time="23:00", level=40),
-         Step(anchor="dawn", offset_min=0, level=0)]
-NOW = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
+STEPS = [
+    Step(anchor="dusk", offset_min=0, level=100),
+    Step(anchor="clock", time="23:00", level=40),
+    Step(anchor="dawn", offset_min=0, level=0),
+]
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -36,9 +39,19 @@ def spec(name: str = "Residential", steps=STEPS) -> ProfileSpec:
 
 
 def exception_values(profile_id: int, **changes) -> dict:
-    return {"name": "Festival", "profile_id": profile_id, "kind": "yearly", "start_date": None, "end_date": None,
-            "weekdays": None, "start_day": "01-24", "end_day": "02-01", "target_kind": "town", "target": "",
-            "priority": 10} | changes
+    return {
+        "name": "Festival",
+        "profile_id": profile_id,
+        "kind": "yearly",
+        "start_date": None,
+        "end_date": None,
+        "weekdays": None,
+        "start_day": "01-24",
+        "end_day": "02-01",
+        "target_kind": "town",
+        "target": "",
+        "priority": 10,
+    } | changes
 
 
 def test_lamps_with_a_controller_and_coordinates_get_plans(conn):
@@ -56,7 +69,8 @@ def test_a_profile_keeps_every_version(conn):
     assert (before["version"], after["version"], after["name"], after["updated_by"]) == (1, 2, "Residential 2", "bo")
     versions = store.profile_versions(conn, created["id"])
     assert [(v["version"], v["name"], len(v["steps"]), v["created_by"]) for v in versions] == [
-        (2, "Residential 2", 2, "bo"), (1, "Residential", 3, "ana")
+        (2, "Residential 2", 2, "bo"),
+        (1, "Residential", 3, "ana"),
     ]
     with pytest.raises(store.Conflict, match="at version 2, not 1"):
         store.update_profile(conn, created["id"], spec(), 1, "cy")
@@ -79,15 +93,39 @@ def test_the_configuration_loads_as_the_resolver_takes_it(conn):
     lamp = store.assign(conn, "lamp", "A1", full, "ana")[1]["id"]
     festival = store.create_exception(conn, exception_values(full), "ana")["id"]
     fridays = store.create_exception(
-        conn, exception_values(residential, name="Fridays", kind="weekdays", weekdays=[5], start_day=None,
-                               end_day=None, target_kind="street", target="Rue des Tilleuls", priority=0), "ana")["id"]
+        conn,
+        exception_values(
+            residential,
+            name="Fridays",
+            kind="weekdays",
+            weekdays=[5],
+            start_day=None,
+            end_day=None,
+            target_kind="street",
+            target="Rue des Tilleuls",
+            priority=0,
+        ),
+        "ana",
+    )["id"]
     christmas = store.create_exception(
-        conn, exception_values(full, name="Christmas", kind="dates", start_date=date(2026, 12, 24),
-                               end_date=date(2026, 12, 26), start_day=None, end_day=None), "ana")["id"]
-    active = store.create_override(conn, "circuit", "C1", 100, NOW - timedelta(hours=1), NOW + timedelta(hours=1),
-                                   "incident", "ana")["id"]
-    coming = store.create_override(conn, "lighting_class", "M4", 20, NOW + timedelta(days=1),
-                                   NOW + timedelta(days=2), "", "ana")["id"]
+        conn,
+        exception_values(
+            full,
+            name="Christmas",
+            kind="dates",
+            start_date=date(2026, 12, 24),
+            end_date=date(2026, 12, 26),
+            start_day=None,
+            end_day=None,
+        ),
+        "ana",
+    )["id"]
+    active = store.create_override(
+        conn, "circuit", "C1", 100, NOW - timedelta(hours=1), NOW + timedelta(hours=1), "incident", "ana"
+    )["id"]
+    coming = store.create_override(
+        conn, "lighting_class", "M4", 20, NOW + timedelta(days=1), NOW + timedelta(days=2), "", "ana"
+    )["id"]
     store.create_override(conn, "town", "", 0, NOW - timedelta(hours=3), NOW - timedelta(hours=2), "over", "ana")
     cancelled = store.create_override(conn, "town", "", 0, NOW, NOW + timedelta(hours=5), "", "ana")["id"]
     store.cancel_override(conn, cancelled, "bo")
@@ -98,15 +136,16 @@ def test_the_configuration_loads_as_the_resolver_takes_it(conn):
         full: Profile(full, "Full", 1, "civil", (STEPS[0], STEPS[2])),
     }
     assert sorted(config.assignments, key=lambda a: a.assignment_id) == [
-        Assignment(town, "town", "", residential), Assignment(group, "group", "centre", full),
+        Assignment(town, "town", "", residential),
+        Assignment(group, "group", "centre", full),
         Assignment(lamp, "lamp", "A1", full),
     ]
     assert sorted(config.exceptions, key=lambda e: e.exception_id) == [
         CalendarException(festival, "Festival", full, "yearly", start_day="01-24", end_day="02-01", priority=10),
-        CalendarException(fridays, "Fridays", residential, "weekdays", weekdays=(5,), target_kind="street",
-                          target="Rue des Tilleuls"),
-        CalendarException(christmas, "Christmas", full, "dates", date(2026, 12, 24), date(2026, 12, 26),
-                          priority=10),
+        CalendarException(
+            fridays, "Fridays", residential, "weekdays", weekdays=(5,), target_kind="street", target="Rue des Tilleuls"
+        ),
+        CalendarException(christmas, "Christmas", full, "dates", date(2026, 12, 24), date(2026, 12, 26), priority=10),
     ]
     assert config.overrides == (
         Override(active, "circuit", "C1", 100, NOW - timedelta(hours=1), NOW + timedelta(hours=1), "incident", "ana"),
@@ -140,10 +179,15 @@ def test_assignments_replace_and_profiles_in_use_stay(conn):
 def test_a_calendar_exception_is_changed_in_place(conn):
     profile = store.create_profile(conn, spec(), "ana")["id"]
     created = store.create_exception(conn, exception_values(profile), "ana")
-    before, after = store.update_exception(conn, created["id"], exception_values(profile, end_day="02-02",
-                                                                                    target_kind="lamp", target="A1"))
-    assert (before["end_day"], after["end_day"], after["target"], after["id"]) == ("02-01", "02-02", "A1",
-                                                                                      created["id"])
+    before, after = store.update_exception(
+        conn, created["id"], exception_values(profile, end_day="02-02", target_kind="lamp", target="A1")
+    )
+    assert (before["end_day"], after["end_day"], after["target"], after["id"]) == (
+        "02-01",
+        "02-02",
+        "A1",
+        created["id"],
+    )
     assert after["updated_at"] >= before["updated_at"]
 
 
@@ -170,5 +214,4 @@ def test_the_scheduler_hears_of_a_change_when_it_commits_and_not_if_it_rolls_bac
             profile = store.create_profile(writer, spec(), "ana")["id"]
             store.assign(writer, "town", "", profile, "ana")
             writer.commit()
-        assert [n.payload for n in listener.notifies(timeout=1, stop_after=2)] == [f"profile:{profile}",
-                                                                                   "assignment:1"]
+        assert [n.payload for n in listener.notifies(timeout=1, stop_after=2)] == [f"profile:{profile}", "assignment:1"]

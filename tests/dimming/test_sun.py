@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import astral
@@ -18,11 +18,11 @@ TROMSO = (69.65, 18.96)  # above the Arctic circle
 
 
 def utc(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
 def to_minute(instant: datetime) -> datetime:
-    return (instant + timedelta(seconds=30)).replace(second=0, microsecond=0).astimezone(timezone.utc)
+    return (instant + timedelta(seconds=30)).replace(second=0, microsecond=0).astimezone(UTC)
 
 
 @pytest.mark.parametrize("day", [date(2026, 3, 28), date(2026, 3, 29), date(2026, 10, 24), date(2026, 10, 25)])
@@ -37,10 +37,12 @@ def test_paris_dusk_and_dawn_are_astral_sunset_and_next_sunrise_across_the_clock
 def test_the_nights_of_the_clock_changes_in_utc():
     # Spring: the clocks go from 02:00 to 03:00 on Sunday 29 March 2026; sunrise comes an hour later on the clock.
     assert twilight_times(*PARIS_AT, date(2026, 3, 28), PARIS, "sunset") == NightTimes(
-        utc("2026-03-28T18:15"), utc("2026-03-29T05:35"))
+        utc("2026-03-28T18:15"), utc("2026-03-29T05:35")
+    )
     # Autumn: from 03:00 back to 02:00 on Sunday 25 October 2026.
     assert twilight_times(*PARIS_AT, date(2026, 10, 24), PARIS, "sunset") == NightTimes(
-        utc("2026-10-24T16:44"), utc("2026-10-25T06:27"))
+        utc("2026-10-24T16:44"), utc("2026-10-25T06:27")
+    )
 
 
 def test_civil_twilight_makes_the_night_shorter_at_both_ends():

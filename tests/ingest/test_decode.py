@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ from ingest.fast_decode import decode_fast, single_reading_values
 
 R = DeadLetterReason
 TOPICS = Topics()
-NOW = datetime(2026, 11, 25, 17, 10, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 25, 17, 10, tzinfo=UTC)
 LAMP = "L-0001"
 TS = "2026-11-25T18:00:00+01:00"  # 17:00 UTC, ten minutes before NOW
 
@@ -61,7 +61,7 @@ def test_valid_reading() -> None:
     row = decoded.readings[0]
     assert row.lamp_id == LAMP
     assert row.reading.power_w == 52.1
-    assert row.reading.ts == datetime(2026, 11, 25, 17, 0, tzinfo=timezone.utc)
+    assert row.reading.ts == datetime(2026, 11, 25, 17, 0, tzinfo=UTC)
     assert row.reading.extra == {"tilt_deg": 1.5}
     assert decoded.events == decoded.statuses == decoded.acks == []
 
@@ -552,7 +552,7 @@ def test_the_fast_path_takes_a_controllers_reading() -> None:
     assert values is not None
     assert dict(zip(READING_COLUMNS, values)) == {
         "lamp_id": LAMP,
-        "ts": datetime(2026, 11, 25, 17, 0, tzinfo=timezone.utc),
+        "ts": datetime(2026, 11, 25, 17, 0, tzinfo=UTC),
         "seq": 1842,
         "voltage_v": 231.4,
         "current_a": 0.24,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
@@ -14,7 +14,7 @@ from ingest.fast_decode import decode_fast
 from ingest.store import READING_COPY_TYPES, LampDirectory, Message, write_batch
 
 TOPICS = Topics("streetlight/v1")
-NOW = datetime(2026, 11, 25, 18, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 25, 18, 0, tzinfo=UTC)
 
 
 def message(lamp_id: str, kind: str, body: bytes | str | dict | list) -> Message:

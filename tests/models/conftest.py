@@ -64,8 +64,13 @@ class Lamp:
             self.switch_cycles += values.pop("extra_cycles", 0)
             self.was_lit = lit
             if not lost(at):
-                row = {"lamp_id": self.lamp_id, "ts": at, "burning_hours": self.burning_hours,
-                       "switch_cycles": self.switch_cycles, **values}
+                row = {
+                    "lamp_id": self.lamp_id,
+                    "ts": at,
+                    "burning_hours": self.burning_hours,
+                    "switch_cycles": self.switch_cycles,
+                    **values,
+                }
                 self.rows.append(tuple(row.get(c) for c in READING_COLUMNS))
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -118,8 +118,14 @@ def test_the_circuit_model_ranks_a_sagging_circuit_first_and_says_why():
     model = circuits.fit_circuit_model(synthetic_circuit_days(30))
     assert (model.trained_days, model.trained_positive_days) == (430, 30)
     rows = pd.DataFrame(
-        {"out_share_1d": [0.0, 0.25], "out_share_3d": [0.003, 0.12], "out_share_7d": [0.002, 0.06],
-         "out_share_30d": [0.002, 0.02], "sag_days_7d": [0, 4], "lamps": [20, 27]}
+        {
+            "out_share_1d": [0.0, 0.25],
+            "out_share_3d": [0.003, 0.12],
+            "out_share_7d": [0.002, 0.06],
+            "out_share_30d": [0.002, 0.02],
+            "sag_days_7d": [0, 4],
+            "lamps": [20, 27],
+        }
     ).assign(out_share_rise=lambda f: f["out_share_3d"] - f["out_share_30d"])
     quiet, sagging = model.predict(rows)
     assert quiet < 0.05 < 0.5 < sagging
@@ -185,7 +191,7 @@ def test_circuits_are_scored_from_the_database_beside_the_lamps(ts_conn):
     bundle.circuit = circuits.fit_circuit_model(synthetic_circuit_days(30))
     registry.save_model(ts_conn, bundle, trained_from=D, trained_to=D, metrics={})
     model = registry.load_model(ts_conn, features.FEATURES)
-    run = datetime(2026, 6, 11, 0, 5, tzinfo=timezone.utc)
+    run = datetime(2026, 6, 11, 0, 5, tzinfo=UTC)
     summary = score.score_day(ts_conn, model, D, scored_at=run, time_zone=TOWN_NAME)
     assert summary.lamps == 5 and summary.circuits == 2 and summary.top_circuits[0][0] == "C2"
     rows = ts_conn.execute(
@@ -211,4 +217,3 @@ def test_a_model_without_circuit_warnings_scores_lamps_only(ts_conn):
     summary = score.score_day(ts_conn, model, D, time_zone=TOWN_NAME)
     assert (summary.lamps, summary.circuits) == (1, 0)
     assert ts_conn.execute("SELECT count(*) FROM circuit_predictions").fetchone()[0] == 0
-

@@ -18,7 +18,12 @@ def run(args: list[str], **env: str) -> subprocess.CompletedProcess:
     full = {k: v for k, v in os.environ.items() if not k.startswith("STREETLIGHT_") or k.startswith("STREETLIGHT_TEST")}
     full.update(env)
     return subprocess.run(
-        [sys.executable, "-m", "streetlight", *args], env=full, cwd=REPO_ROOT, capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "streetlight", *args],
+        env=full,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 
@@ -55,20 +60,41 @@ def test_bad_options_are_named():
 def test_list_shows_ready_and_failed_versions(timescale_url):
     with psycopg.connect(timescale_url) as conn:
         metrics = {"model": {"pr_auc": 0.42, "precision_at_k": 0.55, "recall_all": 0.7}, "pr_auc_vs_best_baseline": 2.5}
-        version = registry.save_model(conn, power_factor_model(), trained_from=date(2026, 1, 1),
-                                      trained_to=date(2026, 6, 30), metrics=metrics)
-        failed = registry.record_failure(conn, error="TrainingError: too few failures", horizon_days=14,
-                                         features=("a",), trained_from=None, trained_to=None)
+        version = registry.save_model(
+            conn, power_factor_model(), trained_from=date(2026, 1, 1), trained_to=date(2026, 6, 30), metrics=metrics
+        )
+        failed = registry.record_failure(
+            conn,
+            error="TrainingError: too few failures",
+            horizon_days=14,
+            features=("a",),
+            trained_from=None,
+            trained_to=None,
+        )
     result = run(["model", "list"], STREETLIGHT_DATABASE_URL=timescale_url)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[1].split()[:2] == [failed, "failed"] and lines[1].endswith("TrainingError: too few failures")
-    assert lines[2].split() == [version, "ready", "2026-01-01..2026-06-30", "14", "0.420", "2.50", "55.0", "%", "70.0", "%"]
+    assert lines[2].split() == [
+        version,
+        "ready",
+        "2026-01-01..2026-06-30",
+        "14",
+        "0.420",
+        "2.50",
+        "55.0",
+        "%",
+        "70.0",
+        "%",
+    ]
 
 
 def test_the_simulator_failure_mix_is_checked():
-    result = run(["simulate", "history", "--days", "1", "--failure-mix", "gremlins=2"],
-                 STREETLIGHT_MQTT_URL="mqtt://127.0.0.1:1")
+    result = run(
+        ["simulate", "history", "--days", "1", "--failure-mix", "gremlins=2"], STREETLIGHT_MQTT_URL="mqtt://127.0.0.1:1"
+    )
     assert result.returncode == 2 and "unknown failure mode(s) gremlins" in result.stderr
-    result = run(["simulate", "history", "--days", "1", "--failure-mix", "cycling"], STREETLIGHT_MQTT_URL="mqtt://127.0.0.1:1")
+    result = run(
+        ["simulate", "history", "--days", "1", "--failure-mix", "cycling"], STREETLIGHT_MQTT_URL="mqtt://127.0.0.1:1"
+    )
     assert result.returncode == 2 and "'cycling' is not MODE=WEIGHT" in result.stderr

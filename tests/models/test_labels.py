@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pandas as pd
 import psycopg
@@ -112,7 +112,7 @@ def test_labels_follow_the_index_order_and_the_horizon(fleet):
 def test_days_end_at_local_midnight_across_the_clock_change(conn):
     insert_lamp(conn, "F")
     # 00:30 on 30 March in Paris (summer time) is 22:30 UTC on 29 March.
-    insert_event(conn, "F", datetime(2026, 3, 29, 22, 30, tzinfo=timezone.utc), "lamp_failure")
+    insert_event(conn, "F", datetime(2026, 3, 29, 22, 30, tzinfo=UTC), "lamp_failure")
     days = pd.to_datetime([date(2026, 3, 28), date(2026, 3, 29), date(2026, 3, 30)])
     labels = build_labels(conn, pd.MultiIndex.from_product([["F"], days], names=["lamp_id", "day"]), 1, time_zone=ZONE)
     assert labels["label"].tolist() == [0, 1, 0]

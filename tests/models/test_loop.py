@@ -26,7 +26,12 @@ LAST_DAY = "2026-05-29"
 
 def cli(args: list[str], env: dict[str, str], timeout: float = 600) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "streetlight", *args], env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout
+        [sys.executable, "-m", "streetlight", *args],
+        env=env,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
@@ -40,8 +45,26 @@ def test_history_train_score_work_order(timescale_url, mqtt_url, topic_prefix, t
     try:
         truth = tmp_path / "truth.csv"
         history = cli(
-            ["simulate", "history", "--lamps", str(LAMPS), "--seed", str(SEED), "--start", START, "--days", str(DAYS),
-             "--interval", "3600", "--batch", "24", "--failure-scale", "100", "--truth", str(truth)],
+            [
+                "simulate",
+                "history",
+                "--lamps",
+                str(LAMPS),
+                "--seed",
+                str(SEED),
+                "--start",
+                START,
+                "--days",
+                str(DAYS),
+                "--interval",
+                "3600",
+                "--batch",
+                "24",
+                "--failure-scale",
+                "100",
+                "--truth",
+                str(truth),
+            ],
             env,
         )
         assert history.returncode == 0, history.stderr
@@ -83,13 +106,16 @@ def test_history_train_score_work_order(timescale_url, mqtt_url, topic_prefix, t
         assert listed.status_code == 200, listed.text
         first = listed.json()["items"][0]
         assert first["lamp_id"] == riskiest
-        created = client.post("/api/v1/work-orders", json={"lamp_id": riskiest, "source": "prediction"},
-                              headers=bearer(token))
+        created = client.post(
+            "/api/v1/work-orders", json={"lamp_id": riskiest, "source": "prediction"}, headers=bearer(token)
+        )
         assert created.status_code == 201, created.text
         order_id = created.json()["id"]
-        closed = client.post(f"/api/v1/work-orders/{order_id}/close",
-                             json={"outcome": "repaired", "failure_found": True, "notes": "driver replaced"},
-                             headers=bearer(token))
+        closed = client.post(
+            f"/api/v1/work-orders/{order_id}/close",
+            json={"outcome": "repaired", "failure_found": True, "notes": "driver replaced"},
+            headers=bearer(token),
+        )
         assert closed.status_code == 200, closed.text
     with psycopg.connect(timescale_url) as conn:
         recorded = conn.execute(

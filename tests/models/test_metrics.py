@@ -22,8 +22,14 @@ def scores_frame(rows: list[tuple[str, pd.Timestamp, float, int]]) -> pd.DataFra
 def scores() -> pd.DataFrame:
     return scores_frame(
         [
-            ("A", D1, 0.9, 1), ("B", D1, 0.8, 0), ("C", D1, 0.3, 1), ("D", D1, 0.1, 0),
-            ("A", D2, 0.2, 1), ("B", D2, 0.7, 0), ("C", D2, 0.6, 1), ("D", D2, 0.0, 0),
+            ("A", D1, 0.9, 1),
+            ("B", D1, 0.8, 0),
+            ("C", D1, 0.3, 1),
+            ("D", D1, 0.1, 0),
+            ("A", D2, 0.2, 1),
+            ("B", D2, 0.7, 0),
+            ("C", D2, 0.6, 1),
+            ("D", D2, 0.0, 0),
         ]
     )
 

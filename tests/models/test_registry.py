@@ -24,7 +24,11 @@ def bundle(positive_share: float = 0.25) -> registry.ModelBundle:
 
 def save(conn, share: float = 0.25) -> str:
     return registry.save_model(
-        conn, bundle(share), trained_from=date(2026, 1, 1), trained_to=date(2026, 6, 30), metrics={"model": {"pr_auc": 0.5}}
+        conn,
+        bundle(share),
+        trained_from=date(2026, 1, 1),
+        trained_to=date(2026, 6, 30),
+        metrics={"model": {"pr_auc": 0.5}},
     )
 
 
@@ -47,8 +51,12 @@ def test_the_newest_ready_model_is_used_and_a_failed_training_does_not_replace_i
         save(conn, 0.25)
         newest = save(conn, 0.5)
         failed = registry.record_failure(
-            conn, error="TrainingError: too few failures", horizon_days=14, features=FEATURES,
-            trained_from=date(2026, 1, 1), trained_to=date(2026, 7, 1),
+            conn,
+            error="TrainingError: too few failures",
+            horizon_days=14,
+            features=FEATURES,
+            trained_from=date(2026, 1, 1),
+            trained_to=date(2026, 7, 1),
         )
         assert registry.load_model(conn, FEATURES).version == newest
         listed = registry.list_models(conn)
@@ -90,6 +98,9 @@ def test_without_a_model_the_message_says_how_to_make_one(timescale_url):
 
 def test_compatibility_compares_the_parts_that_matter():
     running = {"scikit-learn": "1.9.1", "numpy": "2.4.6", "pandas": "3.1.1", "python": "3.11.7"}
-    assert registry.incompatibilities(running | {"scikit-learn": "1.9.0", "numpy": "2.0.0", "python": "3.11.2"}, running) == []
+    assert (
+        registry.incompatibilities(running | {"scikit-learn": "1.9.0", "numpy": "2.0.0", "python": "3.11.2"}, running)
+        == []
+    )
     assert registry.incompatibilities(running | {"numpy": "1.26.4"}, running) == ["numpy 1.26.4 (running 2.4.6)"]
     assert registry.incompatibilities({}, running)[0] == "scikit-learn version not recorded"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -41,7 +41,7 @@ def test_every_lamp_is_scored_and_the_one_at_risk_comes_first_with_its_reasons(t
     registry.save_model(ts_conn, power_factor_model(), trained_from=DAY, trained_to=DAY, metrics={})
     model = registry.load_model(ts_conn, features.FEATURES)
 
-    first_run = datetime(2026, 6, 11, 0, 5, tzinfo=timezone.utc)
+    first_run = datetime(2026, 6, 11, 0, 5, tzinfo=UTC)
     summary = score.score_day(ts_conn, model, DAY, chunk_lamps=4, scored_at=first_run, time_zone=TOWN)
     assert summary.lamps == 6 and summary.top[0][0] == "L6"
 

@@ -79,8 +79,16 @@ def test_judging_gives_the_model_and_every_baseline_the_same_days():
     test = train._slice(frame, split.test)
     failures = pd.DataFrame({"lamp_id": ["L001"], "day": [split.test[0] + timedelta(days=5)], "had_precursor": [True]})
     results = train.judge(bundle, test, failures, k=5, lead_days=3)
-    assert set(results) == {"model", "power_tolerance", "power_factor", "supply_voltage", "day_burning", "cycling",
-                            "all_rules", "age"}
+    assert set(results) == {
+        "model",
+        "power_tolerance",
+        "power_factor",
+        "supply_voltage",
+        "day_burning",
+        "cycling",
+        "all_rules",
+        "age",
+    }
     assert {m.lamp_days for m in results.values()} == {len(test)}
     assert results["model"].pr_auc > results["age"].pr_auc
 
@@ -89,8 +97,11 @@ def circuit_days(positive_days: list[pd.Timestamp]) -> pd.DataFrame:
     """Two circuits over 120 days; C1 sags hard on `positive_days`, which are labelled 1."""
     days = pd.date_range("2026-01-01", periods=120, freq="D")
     index = pd.MultiIndex.from_product([["C1", "C2"], days], names=["circuit", "day"])
-    frame = pd.DataFrame(0.0, index=index, columns=["out_share_1d", "out_share_3d", "out_share_7d", "out_share_30d",
-                                                    "sag_days_7d", "out_share_rise"])
+    frame = pd.DataFrame(
+        0.0,
+        index=index,
+        columns=["out_share_1d", "out_share_3d", "out_share_7d", "out_share_30d", "sag_days_7d", "out_share_rise"],
+    )
     frame["lamps"] = 20
     frame["label"] = 0
     for day in positive_days:

@@ -14,9 +14,7 @@ from simulators.engine import FleetSimulator
 from simulators.failures import FailureConfig
 
 # No failures, no communication losses, no crews: only what a test injects.
-QUIET = FailureConfig(
-    rate_scale=0.0, comm_loss_rate_per_year=0.0, flaky_controller_share=0.0, auto_repair=False
-)
+QUIET = FailureConfig(rate_scale=0.0, comm_loss_rate_per_year=0.0, flaky_controller_share=0.0, auto_repair=False)
 
 
 @dataclass

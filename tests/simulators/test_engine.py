@@ -305,7 +305,9 @@ def test_a_long_gap_is_simulated_in_sub_steps(lamps, quiet_config):
     before = dict(sim.step(start + STEP).readings)
     after = dict(sim.step(start + STEP + timedelta(days=1)).readings)
     observer = Observer(lamps[0].lat, lamps[0].lon)
-    night = (sunrise(observer, start.date() + timedelta(days=1)) - sunset(observer, start.date())) - timedelta(minutes=20)
+    night = (sunrise(observer, start.date() + timedelta(days=1)) - sunset(observer, start.date())) - timedelta(
+        minutes=20
+    )
     for lamp_id, payload in after.items():
         burnt_h = payload["burning_hours"] - before[lamp_id]["burning_hours"]
         assert burnt_h == pytest.approx(night.total_seconds() / 3600.0, abs=0.2)

@@ -60,9 +60,9 @@ def test_capacitor_hazard_doubles_per_10_degrees_and_grows_with_age():
     assert at_30 == pytest.approx(config.capacitor_rate_per_year / fm.SECONDS_PER_YEAR)
     new, old = fm.capacitor_hazard_per_s(np.array([30.0, 30.0]), np.array([0.0, 15.0]), config)
     assert old > 5 * new
-    assert fm.capacitor_hazard_per_s(np.array([30.0]), np.array([5.0]), FailureConfig(rate_scale=3.0))[0] == pytest.approx(
-        3 * at_30
-    )
+    assert fm.capacitor_hazard_per_s(np.array([30.0]), np.array([5.0]), FailureConfig(rate_scale=3.0))[
+        0
+    ] == pytest.approx(3 * at_30)
 
 
 def test_hps_half_survive_their_rated_life():
@@ -188,8 +188,7 @@ def test_photocell_fault_lights_the_lamp_ever_longer_then_all_day(injected):
     _, recording, _ = injected
     lamp, days = "L00006", recording.days
     by_day_extra = [
-        int((_lit(recording, lamp) & ~_lit(recording, HEALTHY) & (days >= d) & (days < d + 1)).sum())
-        for d in range(25)
+        int((_lit(recording, lamp) & ~_lit(recording, HEALTHY) & (days >= d) & (days < d + 1)).sum()) for d in range(25)
     ]
     assert sum(by_day_extra[:8]) == 0  # healthy until the precursor starts on day 8
     assert sum(by_day_extra[8:18]) > 0  # late off / early on
@@ -343,7 +342,7 @@ def test_repairs_follow_detection_and_return_the_lamp_to_service(natural):
 
 
 def test_mode_weights_multiply_each_named_modes_hazard():
-    from simulators.failures import with_mode_weights, weibull_hazard_per_h
+    from simulators.failures import weibull_hazard_per_h, with_mode_weights
 
     base = FailureConfig()
     mixed = with_mode_weights(base, {"capacitor_ageing": 0.5, "cycling": 2.0, "sudden": 3.0})

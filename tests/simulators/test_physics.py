@@ -46,7 +46,9 @@ def test_hps_power_rises_with_the_square_of_the_voltage():
 
 
 def test_current_is_power_over_voltage_times_power_factor():
-    current = ph.supply_current_a(np.array([100.0, 50.0, 0.6]), np.array([230.0, 0.0, 230.0]), np.array([0.97, 0.9, 0.0]))
+    current = ph.supply_current_a(
+        np.array([100.0, 50.0, 0.6]), np.array([230.0, 0.0, 230.0]), np.array([0.97, 0.9, 0.0])
+    )
     assert current[0] == pytest.approx(100.0 / (230.0 * 0.97))
     assert current[1] == 0.0 and current[2] == 0.0
 
@@ -60,9 +62,7 @@ def test_daily_voltage_cycle_is_a_few_volts_lowest_in_the_evening():
 
 def test_voltage_sags_and_swells_follow_their_rates():
     rng = np.random.default_rng(7)
-    offsets = np.concatenate(
-        [ph.sample_voltage_events_v(rng, 600.0, np.full(100, 2.0), 1.0) for _ in range(1440)]
-    )
+    offsets = np.concatenate([ph.sample_voltage_events_v(rng, 600.0, np.full(100, 2.0), 1.0) for _ in range(1440)])
     steps_per_day = 86_400 / 600
     per_day = len(offsets) / 100 / steps_per_day  # days observed per circuit: 10
     sags, swells = (offsets < 0).sum() / 100 / per_day, (offsets > 0).sum() / 100 / per_day

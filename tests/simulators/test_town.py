@@ -71,11 +71,7 @@ def test_french_street_names_and_addresses(town):
 
 
 def test_lamps_are_spaced_25_to_40_m_along_a_street(town):
-    gaps = [
-        _distance_m(a, b)
-        for a, b in itertools.pairwise(town)
-        if a.street == b.street and a.group == b.group
-    ]
+    gaps = [_distance_m(a, b) for a, b in itertools.pairwise(town) if a.street == b.street and a.group == b.group]
     assert len(gaps) > 1000
     gaps.sort()
     median = gaps[len(gaps) // 2]
@@ -147,7 +143,12 @@ def test_csv_is_the_inventory_format(town, tmp_path):
     assert parsed.errors == []
     assert [r.lamp_id for r in parsed.records] == [lamp.lamp_id for lamp in town[:200]]
     first = parsed.records[0]
-    assert (first.lat, first.lon, first.circuit, first.group_name) == (town[0].lat, town[0].lon, town[0].circuit, town[0].group)
+    assert (first.lat, first.lon, first.circuit, first.group_name) == (
+        town[0].lat,
+        town[0].lon,
+        town[0].circuit,
+        town[0].group,
+    )
 
 
 def test_geojson_is_a_feature_collection_of_points(town, tmp_path):
