@@ -26,8 +26,7 @@ from core.settings import Settings
 from core.vocabulary import Role
 from dimming import store
 from dimming.profiles import ProfileSpec, Step
-from simulators.controllers import SimulationOptions, run_simulation
-from simulators.town import generate_town, town_to_csv_bytes
+from simulators import SimulationOptions, generate_town, run_simulation, town_to_csv_bytes
 from streetlight.embedded import EmbeddedBroker, EmbeddedPostgres
 from streetlight.runtime import Endpoints, run_service
 

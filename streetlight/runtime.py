@@ -24,9 +24,9 @@ from core import db
 from core.mqtt import BrokerConfig
 from core.settings import Settings
 from dimming import service as dimming_service
+from ingest import Ingester
 from ingest.cli import ingest_config
-from ingest.service import Ingester
-from models import jobs as model_jobs
+from models import schedule_nightly
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -141,7 +141,7 @@ def _start_jobs(stack: ExitStack, settings: Settings, database_url: str) -> None
         coalesce=True,
         max_instances=1,
     )
-    model_jobs.schedule(scheduler, settings, database_url)
+    schedule_nightly(scheduler, settings, database_url)
     scheduler.start()
     stack.callback(scheduler.shutdown, wait=False)
 
