@@ -1,26 +1,9 @@
 """From profiles, assignments, the calendar and overrides to each lamp's plan. Pure: no I/O.
 
-Which profile a lamp follows on the night starting on local date D:
-
-1. a calendar exception matching D and the lamp (higher priority first, then the
-   narrower target, then the newest);
-2. otherwise its most specific assignment: lamp > group > street > circuit >
-   lighting_class > town;
-3. otherwise the default: full light from sunset to sunrise, as a controller without
-   a plan would do.
-
-An active override beats all of these while it lasts (the most specific target, then
-the newest), and control returns to the schedule when it expires.
-
-A night's switch points (`night_levels`): each step's instant is computed (clock
-steps before noon fall on the morning after; dusk and dawn steps from the profile's
-twilight at the lamp's place). The night starts at dusk, or at its earliest dusk step,
-and ends at dawn, or at its latest dawn step; a clock step that falls before the start
-takes effect at the start, one that falls after the end is left out (a summer night
-may be shorter than the profile). Steps keep their order: one whose instant falls
-before the previous step's takes effect with it and lasts no time. The lamp is off
-before the first point and from the end on. Under the midnight sun the night has
-no points (see dimming.sun).
+A lamp follows, on the night starting on local date D, the calendar exception matching
+it, else its most specific assignment, else full light from dusk to dawn; an active
+override beats all three while it lasts. `night_levels` turns a profile into the night's
+switch points. The rules, with their order of precedence, are in docs/dimming.md.
 """
 
 from __future__ import annotations

@@ -1,22 +1,11 @@
 """The ingester's MQTT client: paho's, with buffered reads and acknowledgements sent in bulk.
 
-At tens of thousands of messages a second, paho's per-packet socket work is most of
-an ingester's processor time: it reads each packet with at least three recv() calls
-and handles a single packet per select(); each manual acknowledgement wakes the
-network thread through its socket pair and goes out as a send() of its own; and every
-message walks the topic matcher for per-topic callbacks, which the ingester never
-uses. This subclass changes only how the bytes move, not what they say:
-
-- reads: `loop_read` fills a buffer with one recv() of up to `READ_CHUNK` bytes and
-  lets paho's own parser take every packet in it before returning to select();
-- acknowledgements: `ack_all(mids)` queues the PUBACKs of a whole batch as one write
-  and wakes the network thread once;
-- messages go straight to `on_message` while no per-topic callback is registered.
-
-It relies on three paho 2.x internals: `_sock_recv` (one read from the socket),
-`_packet_queue` (queue bytes for the network thread) and `_handle_on_message`.
-tests/ingest/test_mqtt.py exercises all three against a real broker, so that a
-paho upgrade that changes them fails there first.
+This subclass changes only how the bytes move, not what they say: one recv() fills a
+buffer that paho's parser empties before the next select(), a batch's PUBACKs go out as
+one write (`ack_all`), and messages skip the per-topic matcher. Why, measured, is in
+docs/performance.md. It relies on three paho 2.x internals (`_sock_recv`,
+`_packet_queue`, `_handle_on_message`); tests/ingest/test_mqtt.py exercises them against
+a real broker, so that a paho upgrade that changes them fails there first.
 """
 
 from __future__ import annotations
