@@ -6,7 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from core import db, inventory
+import psycopg
+
+from core import backup, db, inventory
 from core.commands import AddCommand, CliError, Subparsers, require_database
 from core.settings import Settings
 
@@ -22,6 +24,19 @@ def register(sub: Subparsers, add: AddCommand) -> None:
     add(db_, "info", cmd_db_info, "Show the storage backend and table sizes")
     ret = add(db_, "retention", cmd_db_retention, "Drop raw readings older than the retention period now")
     ret.add_argument("--days", type=int, help="override STREETLIGHT_RETENTION_DAYS")
+    bin_help = "directory of pg_dump and pg_restore (default: the server's version's, then PATH)"
+    bak = add(db_, "backup", cmd_db_backup, "Write the whole database to FILE (pg_dump, custom format)")
+    bak.add_argument("file")
+    bak.add_argument("--overwrite", action="store_true", help="replace FILE if it exists")
+    bak.add_argument("--bin-dir", type=Path, help=bin_help)
+    res = add(db_, "restore", cmd_db_restore, "Restore a backup made by `db backup` into an empty or new database")
+    res.add_argument("file")
+    res.add_argument(
+        "--replace",
+        action="store_true",
+        help="drop the configured database and create it again before restoring (refused while clients are connected)",
+    )
+    res.add_argument("--bin-dir", type=Path, help=bin_help)
 
     lamps = sub.add_parser("lamps", help="Lamp inventory").add_subparsers(dest="lamps_command", required=True)
     imp = add(lamps, "import", cmd_lamps_import, "Import or update lamps from CSV or GeoJSON")
@@ -71,6 +86,21 @@ def cmd_db_retention(args: argparse.Namespace, settings: Settings) -> None:
         removed = db.apply_retention(conn, days)
         kind = "chunks" if db.storage_info(conn).readings_is_hypertable else "rows"
     print(f"removed {removed} {kind} of readings older than {days} days")
+
+
+def cmd_db_backup(args: argparse.Namespace, settings: Settings) -> None:
+    try:
+        backup.back_up(require_database(settings), Path(args.file), bin_dir=args.bin_dir, overwrite=args.overwrite)
+    except (backup.BackupError, psycopg.Error) as exc:
+        raise CliError(str(exc)) from None
+
+
+def cmd_db_restore(args: argparse.Namespace, settings: Settings) -> None:
+    try:
+        backup.restore(require_database(settings), Path(args.file), bin_dir=args.bin_dir, replace=args.replace)
+    except (backup.BackupError, psycopg.Error) as exc:
+        raise CliError(str(exc)) from None
+    print("then: `streetlight db upgrade` if this streetlight is newer than the one that made the backup")
 
 
 def cmd_lamps_import(args: argparse.Namespace, settings: Settings) -> None:
