@@ -9,6 +9,8 @@ delivery's status and push request.
 from dimming.calendar import MONTH_DAY_PATTERN, CalendarException, ExceptionKind
 from dimming.calendar import check as check_calendar_exception
 from dimming.consumption import (
+    ConsumptionReport,
+    Coverage,
     GroupMonthConsumption,
     consumption_by_group_month,
     group_place,
@@ -25,6 +27,7 @@ from dimming.energy import (
     night_estimate,
     rounded_savings,
 )
+from dimming.energy_daily import refresh_energy_days
 from dimming.lamp_night import LampNight, load_lamp_night
 from dimming.leader import ActiveScheduler, active_scheduler
 from dimming.profiles import NAME_MAX_LENGTH, ProfileError, ProfileSpec, Step, Twilight, validate_profile
@@ -64,6 +67,8 @@ __all__ = [
     "ActiveScheduler",
     "CalendarException",
     "Conflict",
+    "ConsumptionReport",
+    "Coverage",
     "ExceptionKind",
     "GroupMonthConsumption",
     "InvalidTarget",
@@ -111,6 +116,7 @@ __all__ = [
     "profile_versions",
     "push_status",
     "rated_lamps",
+    "refresh_energy_days",
     "request_push",
     "retire_profile",
     "rounded_savings",

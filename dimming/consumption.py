@@ -20,6 +20,10 @@ Periods are local calendar days (`date_bin`, 1 day, in the town's zone) or local
 calendar months (`date_trunc`: `date_bin` takes no month-long width, months not
 being of one length). The same query runs on plain PostgreSQL and TimescaleDB, and
 only one row per group and period leaves the database.
+
+`consumption_by_group_month`, the energy page's figures, adds up the per-lamp, per-day
+rows of dimming.energy_daily instead: measured energy beside full power and the plan
+for the same lamps and hours, with the share of the month that was measured.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 from psycopg.rows import tuple_row
 
-from dimming import energy, store
+from dimming import energy, energy_daily
 
 LOOKBACK = timedelta(days=7)
 Period = Literal["day", "month"]
@@ -173,23 +177,120 @@ def group_place(conn: psycopg.Connection, group_name: str | None) -> tuple[float
     return None if not count else (lat, lon)
 
 
-# --- measured against estimated -------------------------------------------------------------------
+# --- measured against full power and the plan, for the same hours ----------------------------------
+
+# A month counts as wholly measured from this share of its lamp-hours on: the first and last
+# report intervals of a month may fall a few minutes short.
+COMPLETE_SHARE = 0.99
+SECONDS_PER_HOUR = 3600.0
+
+_BY_GROUP_MONTH = """
+SELECT l.group_name, date_trunc('month', e.day)::date AS month, count(DISTINCT e.lamp_id) AS reporting,
+       sum(e.measured_s) AS measured_s, sum(e.measured_wh) AS measured_wh,
+       sum(e.full_wh) AS full_wh, sum(e.planned_wh) AS planned_wh
+FROM energy_daily e
+JOIN lamps l USING (lamp_id)
+WHERE e.day >= %(first)s AND e.day < %(last)s
+  AND (%(group_name)s::text IS NULL OR l.group_name = %(group_name)s)
+GROUP BY 1, 2
+"""
+
+# The lamps the comparison counts: those that get a plan (dimming.store.load_lamps) and have a power.
+_LAMPS_PER_GROUP = """
+SELECT group_name, count(*) FROM lamps
+WHERE state IN ('in_service', 'faulty', 'under_repair') AND lat IS NOT NULL AND lon IS NOT NULL
+  AND rated_power_w IS NOT NULL AND (%(group_name)s::text IS NULL OR group_name = %(group_name)s)
+GROUP BY 1
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Coverage:
+    """What was measured of a period: lamp-hours covered by counter differences against the lamp-hours in it."""
+
+    lamps: int  # lamps counted (with a place and a rated power)
+    lamps_reporting: int  # lamps whose counters covered some of the period
+    lamp_hours: float  # lamps x hours of the period (up to now)
+    measured_lamp_hours: float
+
+    @property
+    def share(self) -> float:
+        return min(self.measured_lamp_hours / self.lamp_hours, 1.0) if self.lamp_hours > 0 else 0.0
+
+    @property
+    def partial(self) -> bool:
+        return self.share < COMPLETE_SHARE
 
 
 @dataclass(frozen=True, slots=True)
 class GroupMonthConsumption:
-    """A group's month: estimated from its schedules and measured by its counters, in kWh, with the saving."""
+    """A group's month (or the town's), measured, and for the same lamps and hours at full power and as planned."""
 
-    group: str  # "" for the lamps in no group
+    group: str | None  # "" for the lamps in no group; None for the whole town
     month: str  # YYYY-MM, town time
-    lamps: int  # lamps with a place and a rated power, counted in the estimate
-    lamps_reporting: int  # lamps whose energy counters reported in the month
-    full_kwh: float  # every lamp at rated power from sunset to sunrise
-    estimated_kwh: float  # following the lamps' schedules as they stand today
+    coverage: Coverage
+    full_kwh: float  # the lamps measured, at rated power through the night hours measured
+    estimated_kwh: float  # the same lamps and hours at their schedule's levels
     measured_kwh: float | None  # None when no counter reported
     saved_kwh: float | None  # full_kwh - measured_kwh; None without a measurement
     cost_saved_eur: float | None
     co2_saved_kg: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumptionReport:
+    rows: list[GroupMonthConsumption]  # by group, then month
+    months: list[GroupMonthConsumption]  # the rows added up per month (group None)
+    total: GroupMonthConsumption  # everything added up (group None, month "from/to")
+
+
+@dataclass
+class _Sums:
+    lamps: int = 0
+    reporting: int = 0
+    lamp_hours: float = 0.0
+    measured_s: float = 0.0
+    measured_wh: float | None = None
+    full_wh: float = 0.0
+    planned_wh: float = 0.0
+
+    def add(self, other: _Sums) -> None:
+        self.lamps += other.lamps
+        self.reporting += other.reporting
+        self.lamp_hours += other.lamp_hours
+        self.measured_s += other.measured_s
+        if other.measured_wh is not None:
+            self.measured_wh = (self.measured_wh or 0.0) + other.measured_wh
+        self.full_wh += other.full_wh
+        self.planned_wh += other.planned_wh
+
+
+def _month_hours(year: int, month: int, tz: ZoneInfo, now: datetime) -> float:
+    """Hours of a local month that have passed by `now`."""
+    start, end = energy.month_bounds(year, month, tz)
+    return max((min(end, now) - start).total_seconds(), 0.0) / SECONDS_PER_HOUR
+
+
+def _row(group: str | None, month: str, sums: _Sums, price: float, emission: float) -> GroupMonthConsumption:
+    measured = sums.measured_wh / energy.WH_PER_KWH if sums.measured_wh is not None else None
+    full = sums.full_wh / energy.WH_PER_KWH
+    saved = full - measured if measured is not None else None
+    worth = (
+        energy.rounded_savings(saved, price_eur_per_kwh=price, emission_g_co2_per_kwh=emission)
+        if saved is not None
+        else None
+    )
+    return GroupMonthConsumption(
+        group=group,
+        month=month,
+        coverage=Coverage(sums.lamps, sums.reporting, sums.lamp_hours, sums.measured_s / SECONDS_PER_HOUR),
+        full_kwh=round(full, 4),
+        estimated_kwh=round(sums.planned_wh / energy.WH_PER_KWH, 4),
+        measured_kwh=round(measured, 4) if measured is not None else None,
+        saved_kwh=round(saved, 4) if saved is not None else None,
+        cost_saved_eur=worth.cost_eur if worth else None,
+        co2_saved_kg=worth.co2_kg if worth else None,
+    )
 
 
 def consumption_by_group_month(
@@ -200,52 +301,42 @@ def consumption_by_group_month(
     *,
     price_eur_per_kwh: float,
     emission_g_co2_per_kwh: float,
-) -> list[GroupMonthConsumption]:
-    """Each group's months (one group's with `group_name`), by group then month, rounded as people read them.
+    now: datetime | None = None,
+) -> ConsumptionReport:
+    """Each group's months (one group's with `group_name`), added up per month and over the period.
 
-    A group and month appear when they have an estimate or a measurement; a saving
-    needs both.
+    Every figure of a row is for the same lamps and hours: those its counters measured
+    (see dimming.energy_daily). A group has a row for every month begun by `now`; its
+    coverage says how much of the month was measured.
     """
-    start = energy.month_bounds(*months[0], tz)[0]
-    end = energy.month_bounds(*months[-1], tz)[1]
-    lamps = [lamp for lamp in store.load_lamps(conn) if group_name is None or lamp.group_name == group_name]
-    powers = {lamp.lamp_id: lamp.rated_power_w for lamp in rated_lamps(conn, group_name) if lamp.rated_power_w}
-    lamps = [lamp for lamp in lamps if lamp.lamp_id in powers]
-    config = store.load_config(conn, datetime.now(UTC))
-    estimated = energy.estimate_by_group(config, lamps, powers, months, tz)
-    measured = {
-        (row.group_name, (row.period.year, row.period.month)): row
-        for row in measured_consumption(conn, start, end, time_zone=str(tz), group_name=group_name)
+    now = now or datetime.now(UTC)
+    first = date(*months[0], 1)
+    last = energy.month_bounds(*months[-1], tz)[1].date()
+    energy_daily.ensure_energy_days(conn, first, last, tz, now)
+    params = {"first": first, "last": last, "group_name": group_name}
+    found = {
+        (name, (month.year, month.month)): _Sums(0, int(reporting), 0.0, float(measured_s), float(wh), full, planned)
+        for name, month, reporting, measured_s, wh, full, planned in _tuples(conn, _BY_GROUP_MONTH, params)
     }
-    rows = []
-    for name in sorted({g for g, _ in estimated} | {g for g, _ in measured}):
-        for year, month in months:
-            figures = estimated.get((name, (year, month)))
-            found = measured.get((name, (year, month)))
-            if figures is None and found is None:
-                continue
-            full = figures.full_kwh if figures else 0.0
-            measured_kwh = found.measured_kwh if found else None
-            saved = full - measured_kwh if measured_kwh is not None and figures else None
-            worth = (
-                energy.rounded_savings(
-                    saved, price_eur_per_kwh=price_eur_per_kwh, emission_g_co2_per_kwh=emission_g_co2_per_kwh
-                )
-                if saved is not None
-                else None
-            )
-            rows.append(
-                GroupMonthConsumption(
-                    group=name,
-                    month=f"{year:04d}-{month:02d}",
-                    lamps=figures.lamps if figures else 0,
-                    lamps_reporting=found.lamps if found else 0,
-                    full_kwh=round(full, 4),
-                    estimated_kwh=round(figures.estimated_kwh, 4) if figures else 0.0,
-                    measured_kwh=round(measured_kwh, 4) if measured_kwh is not None else None,
-                    saved_kwh=round(saved, 4) if saved is not None else None,
-                    cost_saved_eur=worth.cost_eur if worth else None,
-                    co2_saved_kg=worth.co2_kg if worth else None,
-                )
-            )
-    return rows
+    lamps = {name: int(count) for name, count in _tuples(conn, _LAMPS_PER_GROUP, params)}
+    begun = [(year, month) for year, month in months if _month_hours(year, month, tz, now) > 0]
+    price, emission = price_eur_per_kwh, emission_g_co2_per_kwh
+    rows: list[GroupMonthConsumption] = []
+    per_month = {key: _Sums() for key in begun}
+    total = _Sums()
+    for name in sorted(set(lamps) | {g for g, _ in found}):
+        for year, month in begun:
+            sums = found.get((name, (year, month))) or _Sums()
+            sums.lamps = lamps.get(name, 0)
+            sums.lamp_hours = sums.lamps * _month_hours(year, month, tz, now)
+            rows.append(_row(name, f"{year:04d}-{month:02d}", sums, price, emission))
+            per_month[(year, month)].add(sums)
+    months_out = []
+    for (year, month), sums in per_month.items():
+        months_out.append(_row(None, f"{year:04d}-{month:02d}", sums, price, emission))
+        total.add(sums)
+    # Over a period, a lamp is counted once (the most lamps in any month), as is a reporting lamp.
+    total.lamps = max((s.lamps for s in per_month.values()), default=0)
+    total.reporting = max((s.reporting for s in per_month.values()), default=0)
+    span = f"{months[0][0]:04d}-{months[0][1]:02d}/{months[-1][0]:04d}-{months[-1][1]:02d}"
+    return ConsumptionReport(rows, months_out, _row(None, span, total, price, emission))

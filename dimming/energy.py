@@ -18,14 +18,13 @@ astronomy (dimming.sun) and the schedule (dimming.resolve) together.
 from __future__ import annotations
 
 import calendar
-import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from dimming.profiles import Twilight
-from dimming.resolve import DimmingConfig, Lamp, night_levels, resolve_plans
+from dimming.resolve import night_levels
 from dimming.sun import twilight_times
 
 # Share of the rated input power a lit LED luminaire draws whatever its level: the
@@ -182,19 +181,6 @@ def estimate_month(
     return add_up(estimate_nights(steps, twilight, month_days(year, month), lat, lon, tz, rated_power_w))
 
 
-def plan_energy_wh(points: Points, rated_power_w: float, start: datetime, end: datetime) -> float:
-    """Energy of a resolved plan (several nights) within [start, end), Wh."""
-    clipped: list[tuple[datetime, int]] = []
-    level_at_start = 0
-    for at, level in points:
-        if at <= start:
-            level_at_start = level
-        elif at < end:
-            clipped.append((at, level))
-    curve = [(start, level_at_start), *clipped, (end, 0)]
-    return curve_energy_wh(curve, rated_power_w)
-
-
 def months_between(first: date, last: date) -> list[tuple[int, int]]:
     """(year, month) from the month of `first` to the month of `last`, both included."""
     months = []
@@ -210,72 +196,3 @@ def month_bounds(year: int, month: int, tz: ZoneInfo) -> tuple[datetime, datetim
     start = datetime(year, month, 1, tzinfo=tz)
     following = start.replace(day=28) + timedelta(days=4)
     return start, following.replace(day=1)
-
-
-# --- a town's schedules, per group and month ---------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class GroupMonth:
-    """A group's lamps over one month: full power from sunset to sunrise, and following their schedules."""
-
-    lamps: int
-    full_kwh: float
-    estimated_kwh: float
-
-
-def _overlap_hours(start: datetime, end: datetime, window_start: datetime, window_end: datetime) -> float:
-    seconds = (min(end, window_end) - max(start, window_start)).total_seconds()
-    return max(seconds, 0.0) / 3600.0
-
-
-def full_power_hours(lat: float, lon: float, start: datetime, end: datetime, tz: ZoneInfo) -> float:
-    """Hours from sunset to sunrise within [start, end) at a place: the reference a saving counts against."""
-    first = start.astimezone(tz).date() - timedelta(days=1)
-    last = end.astimezone(tz).date()
-    hours = 0.0
-    day = first
-    while day <= last:
-        sun = twilight_times(lat, lon, day, tz, "sunset")
-        if sun.dusk is not None and sun.dawn is not None:
-            hours += _overlap_hours(sun.dusk, sun.dawn, start, end)
-        day += timedelta(days=1)
-    return hours
-
-
-def estimate_by_group(
-    config: DimmingConfig,
-    lamps: Sequence[Lamp],
-    rated_power_w: Mapping[str, float],
-    months: Sequence[tuple[int, int]],
-    tz: ZoneInfo,
-) -> dict[tuple[str, tuple[int, int]], GroupMonth]:
-    """Each group's energy per local calendar month: at full power all night, and as its lamps' schedules say.
-
-    The schedules are resolved as they stand (profiles, assignments, calendar, overrides
-    of `config`) for every night of each month, lamp by lamp, with each lamp's rated
-    power; nights crossing the turn of a month count on both sides of local midnight,
-    as the measured consumption does.
-    """
-    result: dict[tuple[str, tuple[int, int]], GroupMonth] = {}
-    for year, month in months:
-        start, end = (bound.astimezone(UTC) for bound in month_bounds(year, month, tz))
-        hours = math.ceil((end - start).total_seconds() / 3600.0)
-        plans = resolve_plans(config, list(lamps), start, hours, tz)  # from the level in force at `start`
-        reference: dict[tuple[float, float], float] = {}
-        totals: dict[str, list[float]] = {}
-        for lamp in lamps:
-            power = rated_power_w[lamp.lamp_id]
-            place = (round(lamp.lat, PLACE_DECIMALS), round(lamp.lon, PLACE_DECIMALS))
-            if place not in reference:
-                reference[place] = full_power_hours(place[0], place[1], start, end, tz)
-            points = [(point.at, point.level) for point in plans.get(lamp.lamp_id, [])]
-            group = totals.setdefault(lamp.group_name, [0, 0.0, 0.0])
-            group[0] += 1
-            group[1] += power * reference[place]
-            group[2] += plan_energy_wh(points, power, start, end)
-        for name, (count, full_wh, estimated_wh) in totals.items():
-            result[(name, (year, month))] = GroupMonth(
-                lamps=int(count), full_kwh=full_wh / WH_PER_KWH, estimated_kwh=estimated_wh / WH_PER_KWH
-            )
-    return result

@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
@@ -25,6 +25,7 @@ from api.database import DictConnection
 from api.deps import Conn, EnergyManager, Reader, SettingsDep
 from api.energy.schemas import (
     Consumption,
+    ConsumptionFigures,
     ConsumptionRow,
     CurvePoint,
     EnergyFigures,
@@ -38,6 +39,7 @@ from api.energy.schemas import (
     StepProblem,
 )
 from api.problems import ProblemException
+from core.columns import BIGINT_MAX, Text
 from core.settings import Settings
 from dimming import ProfileError, ProfileSpec, Step, Twilight
 
@@ -51,6 +53,10 @@ CSV_COLUMNS = (
     "month",
     "lamps",
     "lamps_reporting",
+    "lamp_hours",
+    "measured_lamp_hours",
+    "coverage",
+    "partial",
     "full_kwh",
     "estimated_kwh",
     "measured_kwh",
@@ -62,7 +68,7 @@ CSV_COLUMNS = (
 MonthParam = Annotated[
     str | None, Query(pattern=MONTH_RE.pattern, description="YYYY-MM, town time", examples=["2027-01"])
 ]
-GroupParam = Annotated[str | None, Query(description="A group's lamps; default the whole town.")]
+GroupParam = Annotated[Text | None, Query(description="A group's lamps; default the whole town.")]
 
 
 def _zone(settings: Settings) -> ZoneInfo:
@@ -208,7 +214,7 @@ def profile_curve(
     conn: Conn,
     who: EnergyManager,
     settings: SettingsDep,
-    profile_id: Annotated[int, Query(ge=1)],
+    profile_id: Annotated[int, Query(ge=1, le=BIGINT_MAX)],
     date_: Annotated[
         date | None, Query(alias="date", description="Local date the night starts on; default today")
     ] = None,
@@ -256,7 +262,7 @@ def estimate(
     conn: Conn,
     who: EnergyManager,
     settings: SettingsDep,
-    profile_id: Annotated[int, Query(ge=1)],
+    profile_id: Annotated[int, Query(ge=1, le=BIGINT_MAX)],
     group: GroupParam = None,
     from_: Annotated[MonthParam, Query(alias="from")] = None,
     to: MonthParam = None,
@@ -308,7 +314,7 @@ def estimate(
 @router.get(
     "/energy/consumption",
     response_model=Consumption,
-    summary="Measured against estimated consumption per group and month, with the savings (CSV with format=csv)",
+    summary="Measured consumption per group and month against full power and the plan for the same hours, with the savings and the share measured (CSV with format=csv)",
     responses={**problems.responses(422, 503), 200: {"content": {"text/csv": {}}}},
 )
 def measured(
@@ -322,7 +328,7 @@ def measured(
 ) -> Consumption | Response:
     tz = _zone(settings)
     months = _month_range(from_, to, tz, default_months=12)
-    found = dimming.consumption_by_group_month(
+    report = dimming.consumption_by_group_month(
         conn,
         months,
         tz,
@@ -330,15 +336,17 @@ def measured(
         price_eur_per_kwh=settings.energy_price_eur_per_kwh,
         emission_g_co2_per_kwh=settings.emission_g_co2_per_kwh,
     )
-    rows = [ConsumptionRow(**asdict(row)) for row in found]
-    total_saved = sum(row.saved_kwh or 0.0 for row in rows)
+    rows = [ConsumptionRow(**_consumption_figures(row), group=row.group or "") for row in report.rows]
+    summary = ConsumptionFigures(**_consumption_figures(report.total))
     body = Consumption(
         from_month=f"{months[0][0]:04d}-{months[0][1]:02d}",
         to_month=f"{months[-1][0]:04d}-{months[-1][1]:02d}",
         price_eur_per_kwh=settings.energy_price_eur_per_kwh,
         emission_g_co2_per_kwh=settings.emission_g_co2_per_kwh,
+        summary=summary,
+        months=[ConsumptionFigures(**_consumption_figures(month)) for month in report.months],
         rows=rows,
-        total=_savings(total_saved, settings),
+        total=_savings(summary.saved_kwh or 0.0, settings),
     )
     if format == "csv":
         return Response(
@@ -349,6 +357,25 @@ def measured(
             },
         )
     return body
+
+
+def _consumption_figures(row: dimming.GroupMonthConsumption) -> dict[str, Any]:
+    coverage = row.coverage
+    return {
+        "month": row.month,
+        "lamps": coverage.lamps,
+        "lamps_reporting": coverage.lamps_reporting,
+        "lamp_hours": round(coverage.lamp_hours, 3),
+        "measured_lamp_hours": round(coverage.measured_lamp_hours, 3),
+        "coverage": round(coverage.share, 4),
+        "partial": coverage.partial,
+        "full_kwh": row.full_kwh,
+        "estimated_kwh": row.estimated_kwh,
+        "measured_kwh": row.measured_kwh,
+        "saved_kwh": row.saved_kwh,
+        "cost_saved_eur": row.cost_saved_eur,
+        "co2_saved_kg": row.co2_saved_kg,
+    }
 
 
 def csv_text(rows: list[ConsumptionRow]) -> str:

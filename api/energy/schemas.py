@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict, JsonValue
 
+from core.columns import Text
 from dimming import Step, Twilight
 
 _STEPS_EXAMPLE: list[JsonValue] = [
@@ -93,7 +94,7 @@ class PreviewRequest(BaseModel):
     date: dt.date | None = Field(None, description="Local date the night starts on; default today (town time).")
     lat: float | None = Field(None, ge=-90, le=90, description="With lon: a place; otherwise the group's lamps.")
     lon: float | None = Field(None, ge=-180, le=180)
-    group: str | None = Field(
+    group: Text | None = Field(
         None, description="Lamps of this group: their mean position and total rated power. Neither: the whole town."
     )
     rated_power_w: float | None = Field(
@@ -221,21 +222,51 @@ class Estimate(BaseModel):
     total_savings: Savings
 
 
-class ConsumptionRow(BaseModel):
-    group: str = Field(description='The group ("" for lamps in no group).')
-    month: str = Field(description="YYYY-MM, town time.")
-    lamps: int = Field(description="Lamps of the group with a place and a rated power, counted in the estimate.")
-    lamps_reporting: int = Field(description="Lamps whose energy counters reported in the month.")
-    full_kwh: float = Field(description="All the group's lamps at rated power from sunset to sunrise.")
-    estimated_kwh: float = Field(description="Following the lamps' schedules as they stand today.")
+class ConsumptionFigures(BaseModel):
+    """A period measured, and for the same lamps and hours full power and the schedules' estimate."""
+
+    month: str = Field(
+        description="YYYY-MM, town time; for the whole period, the first and last month as YYYY-MM/YYYY-MM."
+    )
+    lamps: int = Field(description="Lamps with a place and a rated power (the most in any month, for a period).")
+    lamps_reporting: int = Field(description="Lamps whose energy counters covered some of the period.")
+    lamp_hours: float = Field(description="Lamps times the hours of the period gone by.")
+    measured_lamp_hours: float = Field(description="Lamp-hours covered by counter differences.")
+    coverage: float = Field(description="measured_lamp_hours / lamp_hours, 0-1.")
+    partial: bool = Field(
+        description="Whether some of the period's lamp-hours were not measured (coverage under 0.99)."
+    )
+    full_kwh: float = Field(description="The lamps measured, at rated power through the night hours measured.")
+    estimated_kwh: float = Field(description="The same lamps and hours at their schedules' levels.")
     measured_kwh: float | None = Field(description="From the energy counters; null when none reported.")
     saved_kwh: float | None = Field(description="full_kwh − measured_kwh; null without a measurement.")
     cost_saved_eur: float | None
     co2_saved_kg: float | None
 
 
+class ConsumptionRow(ConsumptionFigures):
+    group: str = Field(description='The group ("" for lamps in no group).')
+
+
+_ROW_EXAMPLE: JsonDict = {
+    "month": "2027-01",
+    "lamps": 120,
+    "lamps_reporting": 118,
+    "lamp_hours": 89280.0,
+    "measured_lamp_hours": 87100.5,
+    "coverage": 0.9756,
+    "partial": True,
+    "full_kwh": 2930.1,
+    "estimated_kwh": 2356.4,
+    "measured_kwh": 2371.9,
+    "saved_kwh": 558.2,
+    "cost_saved_eur": 111.64,
+    "co2_saved_kg": 29.026,
+}
+
+
 class Consumption(BaseModel):
-    """Measured against estimated energy, per group and month."""
+    """Measured energy against full power and the schedules' estimate for the same lamps and hours."""
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -245,21 +276,10 @@ class Consumption(BaseModel):
                     "to": "2027-01",
                     "price_eur_per_kwh": 0.2,
                     "emission_g_co2_per_kwh": 52.0,
-                    "rows": [
-                        {
-                            "group": "centre",
-                            "month": "2027-01",
-                            "lamps": 120,
-                            "lamps_reporting": 118,
-                            "full_kwh": 2981.5,
-                            "estimated_kwh": 2397.0,
-                            "measured_kwh": 2410.2,
-                            "saved_kwh": 571.3,
-                            "cost_saved_eur": 114.26,
-                            "co2_saved_kg": 29.71,
-                        }
-                    ],
-                    "total": {"kwh": 571.3, "cost_eur": 114.26, "co2_kg": 29.71},
+                    "summary": _ROW_EXAMPLE | {"month": "2027-01/2027-01"},
+                    "months": [_ROW_EXAMPLE],
+                    "rows": [_ROW_EXAMPLE | {"group": "centre"}],
+                    "total": {"kwh": 558.2, "cost_eur": 111.64, "co2_kg": 29.026},
                 }
             ]
         },
@@ -270,5 +290,7 @@ class Consumption(BaseModel):
     to_month: str = Field(alias="to", description="YYYY-MM, included")
     price_eur_per_kwh: float
     emission_g_co2_per_kwh: float
-    rows: list[ConsumptionRow]
-    total: Savings = Field(description="Measured savings over every row.")
+    summary: ConsumptionFigures = Field(description="The whole period, every group (or the group asked for).")
+    months: list[ConsumptionFigures] = Field(description="Each month begun, every group added up.")
+    rows: list[ConsumptionRow] = Field(description="Each group's months, by group then month.")
+    total: Savings = Field(description="Measured savings over the period (the summary's).")

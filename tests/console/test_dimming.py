@@ -107,11 +107,23 @@ def test_a_technician_sees_the_profile_read_only(page: Page, console: Console, r
     no_page_errors(page)
 
 
-def test_the_energy_page_shows_months_and_offers_csv(page: Page, console: Console, residential):
+def test_the_energy_page_shows_the_summary_first_and_the_table_folded(page: Page, console: Console, residential):
     sign_in(page, "energy", start="/login?next=/energy")
-    expect(page.locator("#energy-table tbody tr").first).to_be_visible()
     expect(page.locator('[data-total="kwh"]')).to_be_visible()
+    expect(page.locator('[data-total="coverage"]')).to_contain_text("%")
+    # About a day of readings in a year: the page says the period is only partly measured.
+    expect(page.locator("#energy-coverage")).to_have_attribute("data-partial", "true")
+    expect(page.locator("#energy-coverage")).to_be_visible()
     assert "format=csv" in page.locator("#energy-csv").get_attribute("href")
+    # The per-group table is folded, so the page stays short; opened, it shows a page of rows.
+    expect(page.locator("#energy-table tbody tr").first).to_be_attached()
+    expect(page.locator("#energy-table")).not_to_be_visible()
+    assert page.evaluate("document.documentElement.scrollHeight") < 2500
+    page.locator("#energy-details-summary").click()
+    expect(page.locator("#energy-table tbody tr").first).to_be_visible()
+    shown = page.locator("#energy-table tbody tr").count()
+    assert 0 < shown <= 24
+    expect(page.locator("#energy-table tbody tr").first).to_have_attribute("data-partial", "true")
     no_page_errors(page)
 
 

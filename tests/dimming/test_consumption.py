@@ -3,13 +3,23 @@ plain differences, a counter reset, a gap across the turn of a month, groups kep
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
 
-from dimming.consumption import group_names, group_place, measured_consumption, rated_lamps
+from dimming import store
+from dimming.consumption import (
+    consumption_by_group_month,
+    group_names,
+    group_place,
+    measured_consumption,
+    rated_lamps,
+)
+from dimming.energy_daily import refresh_energy_days
+from dimming.profiles import ProfileSpec
+from dimming.sun import twilight_times
 from tests.api.fleet_factories import add_reading, make_lamp
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -131,3 +141,172 @@ def test_inventory_helpers(db):
     assert group_names(db) == ["centre", "port"]
     assert group_place(db, "centre") == pytest.approx((48.5, 2.5))
     assert group_place(db, "port") is None
+
+
+# --- measured against full power and the plan, for the same lamps and hours ----------------------
+
+PARIS_LAT, PARIS_LON = 48.8566, 2.3522
+HALF = 0.03 + 0.97 * 0.5  # the power model at 50 %
+HALF_FROM_23_TO_05 = [
+    {"anchor": "dusk", "offset_min": 0, "level": 100},
+    {"anchor": "clock", "time": "23:00", "level": 50},
+    {"anchor": "clock", "time": "05:00", "level": 100},
+    {"anchor": "dawn", "offset_min": 0, "level": 0},
+]
+PRICE, EMISSION = 0.2, 52.0
+
+
+def town_follows_half_from_23_to_05(db) -> None:
+    spec = ProfileSpec(name="Half 23-05", twilight="sunset", steps=HALF_FROM_23_TO_05)
+    store.assign(db, "town", "", store.create_profile(db, spec, "test")["id"], "test")
+
+
+def paris_lamp(db, lamp_id: str, group_name: str, rated_power_w: float) -> None:
+    make_lamp(db, lamp_id, group_name=group_name, lat=PARIS_LAT, lon=PARIS_LON, rated_power_w=rated_power_w)
+
+
+def report(db, months, now, group_name=None):
+    return consumption_by_group_month(
+        db, months, PARIS, group_name, price_eur_per_kwh=PRICE, emission_g_co2_per_kwh=EMISSION, now=now
+    )
+
+
+def figures(row):
+    c = row.coverage
+    return (
+        c.lamps,
+        c.lamps_reporting,
+        round(c.lamp_hours, 6),
+        round(c.measured_lamp_hours, 6),
+        row.full_kwh,
+        row.estimated_kwh,
+        row.measured_kwh,
+        row.saved_kwh,
+        row.cost_saved_eur,
+        row.co2_saved_kg,
+    )
+
+
+@pytest.fixture
+def january(db):
+    """Readings deep in January nights (no twilight in them), worked out by hand below."""
+    town_follows_half_from_23_to_05(db)
+    paris_lamp(db, "C1", "centre", 100.0)
+    paris_lamp(db, "C2", "centre", 50.0)
+    paris_lamp(db, "P1", "port", 200.0)
+    paris_lamp(db, "P2", "port", 100.0)  # never reports
+    # C1, 8 h from 20:00 to 04:00: 600 Wh measured; full 800 Wh; planned 3 h at 100 % + 5 h at 50 %.
+    counter(
+        db,
+        "C1",
+        [
+            (local(2026, 1, 15, 20), 1000.0),
+            (local(2026, 1, 15, 22), 1200.0),
+            (local(2026, 1, 16, 2), 1500.0),  # across midnight: shared 2 h / 2 h between the days
+            (local(2026, 1, 16, 4), 1600.0),
+        ],
+    )
+    # C2: 21:00-23:00 (60 Wh, full and planned 100 Wh), a reset (23:00-01:00 unknown: not counted at all),
+    # then 01:00-03:00 (40 Wh; full 100 Wh, planned 2 h at 50 %).
+    counter(
+        db,
+        "C2",
+        [
+            (local(2026, 1, 20, 21), 500.0),
+            (local(2026, 1, 20, 23), 560.0),
+            (local(2026, 1, 21, 1), 10.0),
+            (local(2026, 1, 21, 3), 50.0),
+        ],
+    )
+    # P1: 00:00-02:00 at 50 % planned, 200 Wh measured, full 400 Wh.
+    counter(db, "P1", [(local(2026, 1, 10, 0), 5000.0), (local(2026, 1, 10, 2), 5200.0)])
+
+
+def test_full_power_and_plan_for_the_hours_measured_per_group_month_and_town(db, january):
+    result = report(db, [(2026, 1), (2026, 2)], now=local(2026, 3, 5))
+
+    c1_planned, c2_planned, p1_planned = 300 + 5 * 100 * HALF, 100 + 2 * 50 * HALF, 2 * 200 * HALF
+    jan_h, feb_h = 31 * 24, 28 * 24
+    assert [(row.group, row.month) for row in result.rows] == [
+        ("centre", "2026-01"),
+        ("centre", "2026-02"),
+        ("port", "2026-01"),
+        ("port", "2026-02"),
+    ]
+    centre_jan, centre_feb, port_jan, port_feb = result.rows
+    assert figures(centre_jan) == pytest.approx(
+        (2, 2, 2 * jan_h, 8 + 4, 1.0, (c1_planned + c2_planned) / 1000, 0.7, 0.3, 0.06, 0.016)
+    )
+    assert figures(port_jan) == pytest.approx((2, 1, 2 * jan_h, 2, 0.4, p1_planned / 1000, 0.2, 0.2, 0.04, 0.010))
+    for unmeasured in (centre_feb, port_feb):
+        assert figures(unmeasured) == (2, 0, 2 * feb_h, 0.0, 0.0, 0.0, None, None, None, None)
+        assert unmeasured.coverage.partial and unmeasured.coverage.share == 0.0
+    assert centre_jan.coverage.share == pytest.approx(12 / (2 * jan_h))
+    assert centre_jan.coverage.partial
+
+    [town_jan, town_feb] = result.months
+    assert (town_jan.group, town_jan.month, town_feb.month) == (None, "2026-01", "2026-02")
+    jan_planned = (c1_planned + c2_planned + p1_planned) / 1000
+    assert figures(town_jan) == pytest.approx((4, 3, 4 * jan_h, 14, 1.4, jan_planned, 0.9, 0.5, 0.1, 0.026))
+    assert figures(result.total) == pytest.approx(
+        (4, 3, 4 * (jan_h + feb_h), 14, 1.4, jan_planned, 0.9, 0.5, 0.1, 0.026)
+    )
+    assert result.total.month == "2026-01/2026-02"
+
+
+def test_one_group_and_a_month_not_yet_begun(db, january):
+    result = report(db, [(2026, 1), (2026, 2)], now=local(2026, 1, 31, 12), group_name="port")
+
+    assert [(row.group, row.month) for row in result.rows] == [("port", "2026-01")]
+    [row] = result.rows
+    assert row.coverage.lamp_hours == pytest.approx(2 * (30 * 24 + 12))  # 30.5 days gone by
+    assert (row.measured_kwh, row.saved_kwh) == (0.2, 0.2)
+
+
+def test_a_month_measured_throughout_is_complete_and_twilight_counts_night_hours_only(db):
+    town_follows_half_from_23_to_05(db)
+    paris_lamp(db, "F1", "avenue", 100.0)
+    # Every 6 h through February, from its first local midnight to the next month's: 10 Wh an hour.
+    readings = [(local(2026, 2, 1) + timedelta(hours=6 * k), 60.0 * k) for k in range(28 * 4 + 1)]
+    counter(db, "F1", readings)
+
+    [row] = report(db, [(2026, 2)], now=local(2026, 3, 5)).rows
+
+    place = (round(PARIS_LAT, 2), round(PARIS_LON, 2))  # sun times are shared per place to 0.01°
+    night_h = sum(
+        (sun.dawn - sun.dusk).total_seconds() / 3600
+        for sun in (twilight_times(*place, date(2026, 1, 31) + timedelta(days=k), PARIS, "sunset") for k in range(29))
+    )
+    # The night of 31 January ends in February, that of 28 February runs on into March.
+    last = twilight_times(*place, date(2026, 2, 28), PARIS, "sunset")
+    first = twilight_times(*place, date(2026, 1, 31), PARIS, "sunset")
+    night_h -= (last.dawn - local(2026, 3, 1)).total_seconds() / 3600
+    night_h -= (local(2026, 2, 1) - first.dusk).total_seconds() / 3600
+    dimmed_h = 28 * 6  # 23:00 to 05:00 every night (dawn is later, dusk earlier, all February)
+    assert (row.coverage.share, row.coverage.partial) == (1.0, False)
+    assert row.coverage.measured_lamp_hours == pytest.approx(28 * 24)
+    assert row.measured_kwh == pytest.approx(28 * 24 * 10 / 1000)
+    assert row.full_kwh == pytest.approx(100 * night_h / 1000, abs=1e-4)
+    assert row.estimated_kwh == pytest.approx(100 * (night_h - dimmed_h * (1 - HALF)) / 1000, abs=1e-4)
+
+
+def test_a_day_aggregated_before_it_was_over_is_aggregated_again(db):
+    town_follows_half_from_23_to_05(db)
+    paris_lamp(db, "C1", "centre", 100.0)
+    counter(db, "C1", [(local(2026, 1, 15, 20), 0.0), (local(2026, 1, 15, 22), 200.0)])
+    early = report(db, [(2026, 1)], now=local(2026, 1, 15, 22, 30))
+    counter(db, "C1", [(local(2026, 1, 16, 2), 500.0)])  # the rest of the night, reported later
+
+    later = report(db, [(2026, 1)], now=local(2026, 1, 16, 12))
+
+    assert early.rows[0].measured_kwh == 0.2
+    assert later.rows[0].measured_kwh == 0.5
+    assert later.rows[0].coverage.measured_lamp_hours == pytest.approx(6)
+    # A settled day is not aggregated again unless asked: a backfill calls refresh_energy_days.
+    counter(db, "C1", [(local(2026, 1, 15, 18), 0.0)])
+    db.execute(
+        "UPDATE readings SET energy_wh = energy_wh + 100 WHERE lamp_id = 'C1' AND ts > %s", (local(2026, 1, 15, 18),)
+    )
+    assert report(db, [(2026, 1)], now=local(2026, 2, 1)).rows[0].measured_kwh == 0.5
+    refresh_energy_days(db, date(2026, 1, 15), date(2026, 1, 17), PARIS)
+    assert report(db, [(2026, 1)], now=local(2026, 2, 1)).rows[0].measured_kwh == 0.6

@@ -8,9 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from dimming import energy
+from dimming import energy, energy_daily
 from dimming.profiles import Step
-from dimming.resolve import Assignment, DimmingConfig, Lamp, Override, Profile
 from dimming.sun import twilight_times
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -99,12 +98,18 @@ def test_night_length_and_polar_rules():
     assert energy.night_hours(None, None, "night") == 24.0
 
 
-def test_a_plan_is_clipped_to_a_window_with_the_level_in_force_at_its_start():
+def test_a_curve_accumulates_night_seconds_and_full_power_seconds_of_the_plan():
     points = [(utc(2027, 1, 31, 16), 100), (utc(2027, 1, 31, 22), 50), (utc(2027, 2, 1, 7), 0)]
-    # From midnight: 7 h at 50 %.
-    assert energy.plan_energy_wh(points, 100.0, utc(2027, 2, 1), utc(2027, 3, 1)) == pytest.approx(7 * 100 * HALF)
-    # Until midnight: 6 h at 100 %, 2 h at 50 %.
-    assert energy.plan_energy_wh(points, 100.0, utc(2027, 1, 1), utc(2027, 2, 1)) == pytest.approx(600 + 2 * 100 * HALF)
+    nights = [(utc(2027, 1, 31, 17), utc(2027, 2, 1, 7))]
+
+    found = energy_daily.curve(points, nights, utc(2027, 1, 31, 12), utc(2027, 2, 1, 12))
+
+    hour = 3600.0
+    assert found.at == [utc(2027, 1, 31, h) for h in (12, 16, 17, 22)] + [utc(2027, 2, 1, 7), utc(2027, 2, 1, 12)]
+    assert found.night_rate == [0.0, 0.0, 1.0, 1.0, 0.0, 0.0]
+    assert found.night_cum_s == [0.0, 0.0, 0.0, 5 * hour, 14 * hour, 14 * hour]
+    assert found.plan_rate == [0.0, 1.0, 1.0, HALF, 0.0, 0.0]
+    assert found.plan_cum_s == pytest.approx([0.0, 0.0, hour, 6 * hour, (6 + 9 * HALF) * hour, (6 + 9 * HALF) * hour])
 
 
 # --- with the real sky ----------------------------------------------------------------------------
@@ -180,46 +185,3 @@ def test_month_helpers():
         days=31, hours=-1
     )
     assert len(energy.month_days(2028, 2)) == 29
-
-
-# --- a town's schedules per group and month -------------------------------------------------------
-
-
-def test_groups_per_month_follow_their_assigned_profiles():
-    profiles = {
-        1: Profile(1, "full", 1, "sunset", tuple(FULL_NIGHT)),
-        2: Profile(2, "half", 1, "sunset", tuple(HALF_FROM_23_TO_05)),
-    }
-    config = DimmingConfig(
-        profiles=profiles,
-        assignments=(Assignment(1, "town", "", 1), Assignment(2, "group", "residential", 2)),
-    )
-    lamps = [
-        Lamp("A1", PARIS_LAT, PARIS_LON, group_name="avenue"),
-        Lamp("R1", PARIS_LAT, PARIS_LON, group_name="residential"),
-        Lamp("R2", PARIS_LAT, PARIS_LON, group_name="residential"),
-    ]
-    powers = {"A1": 100.0, "R1": 100.0, "R2": 50.0}
-
-    result = energy.estimate_by_group(config, lamps, powers, [(2027, 1)], PARIS)
-
-    avenue = result[("avenue", (2027, 1))]
-    residential = result[("residential", (2027, 1))]
-    assert (avenue.lamps, residential.lamps) == (1, 2)
-    assert avenue.estimated_kwh == pytest.approx(avenue.full_kwh, rel=1e-3)
-    # 31 nights of 6 dimmed hours for 150 W.
-    assert residential.full_kwh - residential.estimated_kwh == pytest.approx(31 * 6 * 150 * (1 - HALF) / 1000, rel=1e-3)
-    assert residential.full_kwh == pytest.approx(1.5 * avenue.full_kwh)
-
-
-def test_an_override_counts_in_the_estimate():
-    profiles = {1: Profile(1, "full", 1, "sunset", tuple(FULL_NIGHT))}
-    override = Override(7, "lamp", "A1", 0, utc(2027, 1, 10, 12), utc(2027, 1, 11, 12))  # off for one night
-    config = DimmingConfig(profiles=profiles, assignments=(Assignment(1, "town", "", 1),), overrides=(override,))
-    lamps = [Lamp("A1", PARIS_LAT, PARIS_LON, group_name="g")]
-
-    [(key, month)] = energy.estimate_by_group(config, lamps, {"A1": 100.0}, [(2027, 1)], PARIS).items()
-
-    sun = twilight_times(PARIS_LAT, PARIS_LON, date(2027, 1, 10), PARIS, "sunset")
-    dark_night_kwh = (sun.dawn - sun.dusk).total_seconds() / 3600 / 10
-    assert month.full_kwh - month.estimated_kwh == pytest.approx(dark_night_kwh, rel=1e-3)

@@ -1,5 +1,6 @@
-/* The energy page: measured against estimated consumption per month (a group, or all
- * groups added up), the savings in kWh, EUR and kg CO2, and the same table as CSV.
+/* The energy page: the period's summary first (savings in kWh, EUR and kg CO2, and how much
+ * of it was measured), the months as a chart, then each group's months in a folded table shown
+ * a page at a time; the same table as CSV. Every figure is for the lamp-hours measured.
  */
 (function () {
   "use strict";
@@ -10,8 +11,14 @@
   const statusLine = document.getElementById("energy-status");
   const groupSelect = document.getElementById("energy-group");
   const csvLink = document.getElementById("energy-csv");
+  const coverageLine = document.getElementById("energy-coverage");
+  const moreButton = document.getElementById("energy-more");
+  const pageStatus = document.getElementById("energy-page-status");
   const knownGroups = new Set();
+  const PAGE_ROWS = 24;
   let plot = null;
+  let tableRows = [];
+  let shownRows = 0;
 
   const monthOf = new Intl.DateTimeFormat("en-CA", { timeZone: fmt.zone, year: "numeric", month: "2-digit" });
   const monthName = new Intl.DateTimeFormat(fmt.locale, { month: "short", year: "numeric", timeZone: "UTC" });
@@ -36,24 +43,11 @@
     }
   }
 
-  /** Rows added up per month (all groups, or the chosen one). */
-  function perMonth(rows) {
-    const months = new Map();
-    for (const row of rows) {
-      const sum = months.get(row.month) || { full: 0, estimated: 0, measured: null };
-      sum.full += row.full_kwh;
-      sum.estimated += row.estimated_kwh;
-      if (row.measured_kwh !== null) sum.measured = (sum.measured || 0) + row.measured_kwh;
-      months.set(row.month, sum);
-    }
-    return [...months.entries()].sort((a, b) => a[0].localeCompare(b[0]));
-  }
-
-  function drawChart(rows) {
+  function drawChart(monthRows) {
     const holder = document.querySelector("#energy-chart .chart-plot");
     if (plot) { plot.destroy(); plot = null; }
     holder.replaceChildren();
-    const months = perMonth(rows);
+    const months = monthRows.map((row) => [row.month, { full: row.full_kwh, estimated: row.estimated_kwh, measured: row.measured_kwh }]);
     if (!months.length) { holder.append(h("p", { class: "chart-empty muted" }, t("energy.empty"))); return; }
     if (!window.uPlot) { holder.append(h("p", { class: "chart-empty muted" }, t("error.vendor_missing"))); return; }
     const xs = months.map((_, i) => i);
@@ -81,31 +75,63 @@
   }
 
   function renderTotals(body) {
-    const total = body.total;
+    const summary = body.summary;
+    const share = summary.saved_kwh !== null && summary.full_kwh > 0 ? summary.saved_kwh / summary.full_kwh : null;
     document.getElementById("energy-totals").replaceChildren(
-      kpi(t("energy.total_saved"), fmt.energyKwh(total.kwh), "kwh"),
-      kpi(t("energy.total_cost"), fmt.unit(total.cost_eur, "€", 0), "eur"),
-      kpi(t("energy.total_co2"), fmt.unit(total.co2_kg, "kg", 0), "co2"),
+      kpi(t("energy.total_saved"), fmt.energyKwh(summary.saved_kwh), "kwh"),
+      kpi(t("energy.total_cost"), summary.cost_saved_eur === null ? "–" : fmt.unit(summary.cost_saved_eur, "€", 0), "eur"),
+      kpi(t("energy.total_co2"), summary.co2_saved_kg === null ? "–" : fmt.unit(summary.co2_saved_kg, "kg", 0), "co2"),
+      kpi(t("energy.saved_share"), share === null ? "–" : fmt.unit(share * 100, "%", 1), "share"),
+      kpi(t("energy.coverage"), fmt.unit(summary.coverage * 100, "%", 1), "coverage"),
       kpi(t("energy.price"), t("energy.price_text", {
         price: fmt.unit(body.price_eur_per_kwh, "€/kWh", 3), factor: fmt.unit(body.emission_g_co2_per_kwh, "g/kWh", 0),
       }), "factors"));
+    coverageLine.hidden = false;
+    coverageLine.textContent = t(summary.partial ? "energy.partial_text" : "energy.complete_text", {
+      share: fmt.unit(summary.coverage * 100, "%", 1),
+      measured: fmt.number(summary.measured_lamp_hours, 0),
+      total: fmt.number(summary.lamp_hours, 0),
+      reporting: fmt.number(summary.lamps_reporting),
+      lamps: fmt.number(summary.lamps),
+    });
+    coverageLine.dataset.partial = String(summary.partial);
+    coverageLine.className = summary.partial ? "notice notice-warn" : "notice notice-ok";
   }
 
   function kpi(label, value, key) {
     return h("div", { class: "kpi", dataset: { total: key } }, h("span", { class: "kpi-label" }, label), h("span", { class: "kpi-value" }, value));
   }
 
-  function renderTable(rows) {
-    fillTable("energy-table", "energy-empty", rows.map((row) => h("tr", { dataset: { group: row.group, month: row.month } },
+  function tableRow(row) {
+    return h("tr", { dataset: { group: row.group, month: row.month, partial: String(row.partial) } },
       h("th", { scope: "row" }, groupLabel(row.group)),
       h("td", {}, monthLabel(row.month)),
       h("td", { class: "num" }, fmt.number(row.lamps)),
+      h("td", { class: "num", dataset: { coverage: row.coverage } }, fmt.unit(row.coverage * 100, "%", 1)),
       h("td", { class: "num" }, fmt.energyKwh(row.full_kwh)),
       h("td", { class: "num" }, fmt.energyKwh(row.estimated_kwh)),
       h("td", { class: "num", dataset: { measured: row.measured_kwh ?? "" } }, fmt.energyKwh(row.measured_kwh)),
       h("td", { class: "num" }, fmt.energyKwh(row.saved_kwh)),
       h("td", { class: "num" }, row.cost_saved_eur === null ? "–" : fmt.unit(row.cost_saved_eur, "€", 0)),
-      h("td", { class: "num" }, row.co2_saved_kg === null ? "–" : fmt.unit(row.co2_saved_kg, "kg", 0)))));
+      h("td", { class: "num" }, row.co2_saved_kg === null ? "–" : fmt.unit(row.co2_saved_kg, "kg", 0)));
+  }
+
+  /** The next page of the per-group table: a city has hundreds of groups a month. */
+  function showMore() {
+    const next = tableRows.slice(shownRows, shownRows + PAGE_ROWS);
+    document.querySelector("#energy-table tbody").append(...next.map(tableRow));
+    shownRows += next.length;
+    moreButton.hidden = shownRows >= tableRows.length;
+    document.getElementById("energy-details-summary").textContent = t("energy.show_table_count", { count: fmt.number(tableRows.length) });
+    pageStatus.textContent = tableRows.length ? t("energy.rows_shown", { shown: fmt.number(shownRows), total: fmt.number(tableRows.length) }) : "";
+  }
+
+  function renderTable(rows) {
+    tableRows = rows;
+    shownRows = 0;
+    fillTable("energy-table", "energy-empty", []);
+    document.getElementById("energy-empty").hidden = rows.length > 0;
+    showMore();
   }
 
   async function load() {
@@ -121,7 +147,7 @@
       if (!groupSelect.value) addGroups(body.rows);
       renderTotals(body);
       renderTable(body.rows);
-      drawChart(body.rows);
+      drawChart(body.months);
       statusLine.textContent = t("energy.range_text", { from: monthLabel(body.from), to: monthLabel(body.to) });
     } catch (err) {
       statusLine.textContent = "";
@@ -129,6 +155,7 @@
     }
   }
 
+  moreButton.addEventListener("click", showMore);
   form.addEventListener("submit", (event) => { event.preventDefault(); load(); });
   groupSelect.addEventListener("change", load);
   new ResizeObserver(() => { if (plot) plot.setSize({ width: Math.max(280, plot.root.parentElement.clientWidth), height: 260 }); })

@@ -181,53 +181,66 @@ def test_estimate_checks_its_parameters(client, db, manager, centre):
 
 @pytest.fixture
 def metered_town(db, centre):
-    """Centre follows a full-night profile town-wide; C1's counter: 40 kWh in January 2027, with a reset."""
-    profile_id = save_profile(db, "Full night", FULL_NIGHT)
+    """Centre dims to 50 % from 23:00 to 05:00; C1's counter: 8 h of one January 2026 night, with a reset."""
+    profile_id = save_profile(db, "Half 23-05", HALF_FROM_23_TO_05)
     store.assign(db, "town", "", profile_id, "test")
     for ts, wh in (
-        (local(2027, 1, 1, 12), 10_000.0),
-        (local(2027, 1, 20, 12), 40_000.0),  # +30 kWh
-        (local(2027, 1, 25, 12), 2_000.0),  # reset: +2 kWh
-        (local(2027, 1, 31, 12), 10_000.0),
-    ):  # +8 kWh
+        (local(2026, 1, 15, 20), 10_000.0),
+        (local(2026, 1, 15, 22), 10_200.0),  # +200 Wh at full power
+        (local(2026, 1, 16, 1), 100.0),  # reset: these 3 h are not counted at all
+        (local(2026, 1, 16, 4), 250.0),  # +150 Wh, 3 h at 50 % planned
+    ):
         add_reading(db, "C1", ts, energy_wh=wh)
 
 
-def test_consumption_per_group_and_month(client, manager, metered_town):
-    response = client.get("/api/v1/energy/consumption", headers=manager, params={"from": "2027-01", "to": "2027-01"})
+def test_consumption_compares_the_hours_measured(client, manager, metered_town):
+    response = client.get("/api/v1/energy/consumption", headers=manager, params={"from": "2026-01", "to": "2026-01"})
 
     assert response.status_code == 200, response.text
     body = response.json()
     assert (body["from"], body["to"], body["price_eur_per_kwh"], body["emission_g_co2_per_kwh"]) == (
-        "2027-01",
-        "2027-01",
+        "2026-01",
+        "2026-01",
         0.2,
         52.0,
     )
     [row] = body["rows"]
-    assert (row["group"], row["month"], row["lamps"], row["lamps_reporting"]) == ("centre", "2027-01", 2, 1)
-    assert row["measured_kwh"] == pytest.approx(40.0)
-    assert row["estimated_kwh"] == pytest.approx(row["full_kwh"], rel=1e-3)  # full light all night
-    assert 65 < row["full_kwh"] < 75  # 150 W for about 465 hours of January nights in Paris
-    assert row["saved_kwh"] == pytest.approx(row["full_kwh"] - 40.0, abs=1e-3)
-    assert row["cost_saved_eur"] == pytest.approx(row["saved_kwh"] * 0.2, abs=0.01)
-    assert body["total"]["kwh"] == pytest.approx(row["saved_kwh"], abs=1e-3)
+    # 5 h measured of two lamps' 744 h; full power 5 h x 100 W; planned 2 h at 100 % and 3 h at 50 %.
+    assert row == {
+        "group": "centre",
+        "month": "2026-01",
+        "lamps": 2,
+        "lamps_reporting": 1,
+        "lamp_hours": 1488.0,
+        "measured_lamp_hours": 5.0,
+        "coverage": round(5 / 1488, 4),
+        "partial": True,
+        "full_kwh": 0.5,
+        "estimated_kwh": pytest.approx((200 + 300 * HALF) / 1000),
+        "measured_kwh": 0.35,
+        "saved_kwh": 0.15,
+        "cost_saved_eur": 0.03,
+        "co2_saved_kg": 0.008,
+    }
+    assert body["months"] == [{k: v for k, v in row.items() if k != "group"}]
+    assert body["summary"] == body["months"][0] | {"month": "2026-01/2026-01"}
+    assert body["total"] == {"kwh": 0.15, "cost_eur": 0.03, "co2_kg": 0.008}
 
 
 def test_consumption_as_csv(client, manager, metered_town):
     response = client.get(
-        "/api/v1/energy/consumption", headers=manager, params={"from": "2027-01", "to": "2027-02", "format": "csv"}
+        "/api/v1/energy/consumption", headers=manager, params={"from": "2026-01", "to": "2026-02", "format": "csv"}
     )
 
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("text/csv")
-    assert "consumption-2027-01-2027-02.csv" in response.headers["content-disposition"]
+    assert "consumption-2026-01-2026-02.csv" in response.headers["content-disposition"]
     rows = list(csv.DictReader(io.StringIO(response.text)))
-    assert [(r["group"], r["month"], r["lamps_reporting"]) for r in rows] == [
-        ("centre", "2027-01", "1"),
-        ("centre", "2027-02", "0"),
+    assert [(r["group"], r["month"], r["lamps_reporting"], r["coverage"], r["partial"]) for r in rows] == [
+        ("centre", "2026-01", "1", str(round(5 / 1488, 4)), "True"),
+        ("centre", "2026-02", "0", "0.0", "True"),
     ]
-    assert float(rows[0]["measured_kwh"]) == pytest.approx(40.0)
+    assert float(rows[0]["measured_kwh"]) == pytest.approx(0.35)
     assert rows[1]["measured_kwh"] == "" and rows[1]["saved_kwh"] == ""
 
 
