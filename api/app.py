@@ -16,6 +16,7 @@ from api.accounts.users import routes as users
 from api.admission import AdmissionLimit
 from api.console import dimming as dimming_pages
 from api.console import technicians as technician_pages
+from api.database import check_before_lending
 from api.dimming import routes as dimming
 from api.dimming.push import routes as plans
 from api.energy import routes as energy
@@ -67,6 +68,9 @@ def open_pool(database_url: str, settings: Settings) -> ConnectionPool:
     on the readings hypertable is then planned for its own time range, which reads the
     chunks of that range alone. A generic plan holds every chunk and locks them all on
     each execution, which slows every chart (`docs/performance.md`).
+
+    A connection is tried before it is lent (`api.database.check_before_lending`), so that
+    after a database restart or failover no request is given a broken one.
     """
     timeout_ms = str(round(settings.api_statement_timeout_s * 1000))
 
@@ -74,7 +78,15 @@ def open_pool(database_url: str, settings: Settings) -> ConnectionPool:
         conn.execute("SELECT set_config('statement_timeout', %s, false)", (timeout_ms,))
         conn.commit()
 
-    return ConnectionPool(database_url, min_size=1, max_size=settings.db_pool_size, configure=configure, open=True)
+    pool: ConnectionPool = ConnectionPool(
+        database_url,
+        min_size=1,
+        max_size=settings.db_pool_size,
+        configure=configure,
+        check=check_before_lending(lambda: pool),
+        open=True,
+    )
+    return pool
 
 
 def create_app(

@@ -9,7 +9,8 @@ frequent reads use. Either way, who is asking is found first (`api.principals`).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncGenerator, Iterator
+import select
+from collections.abc import AsyncGenerator, Callable, Iterator
 from typing import Annotated, Any, TypeVar
 
 import anyio
@@ -42,6 +43,41 @@ def one(row: RowT | None) -> RowT:
     """The row a statement always gives: an aggregate without GROUP BY, an INSERT ... RETURNING."""
     assert row is not None
     return row
+
+
+def check_before_lending(pool: Callable[[], ConnectionPool]) -> Callable[[psycopg.Connection[Any]], None]:
+    """The pool's `check`: a connection broken by a database restart or failover is replaced rather
+    than lent to a request.
+
+    A server that ends a session (shutting down, failing over, `pg_terminate_backend`) writes its
+    last message and closes the socket, so an idle connection with something to read is suspect:
+    only such a one is tried with a round trip. The others are lent after one poll of their socket,
+    no round trip. A network path that vanished without a word is not found here; a round trip
+    would not find it sooner either, as it would wait as long.
+
+    At the first broken one, every idle connection of the pool is tried at once: they went with the
+    same server, and the pool backs off longer before each next try of a connection it lends.
+    """
+
+    def check(conn: psycopg.Connection[Any]) -> None:
+        if not (conn.broken or _has_something_to_read(conn)):
+            return
+        try:
+            ConnectionPool.check_connection(conn)
+        except psycopg.Error:
+            pool().check()
+            raise
+
+    return check
+
+
+def _has_something_to_read(conn: psycopg.Connection[Any]) -> bool:
+    """Whether the server wrote to this idle connection (or closed it). Without poll(2), assume so."""
+    if not hasattr(select, "poll"):
+        return True
+    poller = select.poll()
+    poller.register(conn.fileno(), select.POLLIN)
+    return bool(poller.poll(0))
 
 
 def get_pool(request: Request) -> ConnectionPool:

@@ -3,9 +3,10 @@
 Every error the API answers has the same shape: ``type``, ``title``, ``status``,
 ``detail`` and ``instance`` (the request path). Validation errors add ``errors``,
 one entry per invalid field; the value that was sent is never echoed, as it may
-be a password. A statement that runs longer than the API allows answers 503. An
-unexpected error answers 500 with nothing about the internals; the traceback goes
-to the log.
+be a password. A statement that runs longer than the API allows answers 503, and so
+does a database that cannot be reached or whose connection broke during the request
+(a restart, a failover). An unexpected error answers 500 with nothing about the
+internals; the traceback goes to the log.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ BLANK = "about:blank"
 VALIDATION_ERROR = "urn:streetlight:problem:validation-error"
 RANGE_TOO_LARGE = "urn:streetlight:problem:range-too-large"
 QUERY_TIMEOUT = "urn:streetlight:problem:query-timeout"
+DATABASE_UNAVAILABLE = "urn:streetlight:problem:database-unavailable"
 _MEMBERS = frozenset({"type", "title", "status", "detail", "instance"})
 
 
@@ -196,6 +198,22 @@ async def _query_canceled(request: Request, exc: Exception) -> Response:
     return problem_response(request, 503, detail, type=QUERY_TIMEOUT)
 
 
+def _database_gone(exc: psycopg.OperationalError) -> bool:
+    """The server is out of reach, shutting down, or short of resources: not the request's fault.
+    No SQLSTATE: the client lost the connection or found none in the pool's time."""
+    state = exc.sqlstate
+    return state is None or state.startswith(("08", "53", "57P"))
+
+
+async def _database_unavailable(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, psycopg.OperationalError)  # registered for it alone
+    if not _database_gone(exc):
+        return await _unexpected_error(request, exc)
+    log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+    detail = "the database cannot be reached just now (a restart or a failover); try again shortly"
+    return problem_response(request, 503, detail, type=DATABASE_UNAVAILABLE, headers={"Retry-After": "5"})
+
+
 async def _unexpected_error(request: Request, exc: Exception) -> Response:
     log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem_response(request, 500, "an unexpected error occurred; it has been logged")
@@ -207,6 +225,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     # A statement cancelled by the connection's statement_timeout (see api.app.open_pool).
     app.add_exception_handler(psycopg.errors.QueryCanceled, _query_canceled)
+    app.add_exception_handler(psycopg.OperationalError, _database_unavailable)
     app.add_exception_handler(Exception, _unexpected_error)
 
     def openapi() -> dict[str, Any]:
@@ -251,6 +270,9 @@ def document(schema: dict[str, Any]) -> dict[str, Any]:
     for path_item in schema.get("paths", {}).values():
         for operation in path_item.values():
             answers = operation.get("responses", {})
+            if "requestBody" in operation and "400" not in answers:
+                # FastAPI answers 400 itself, before any route code, for a body it cannot decode (not UTF-8).
+                answers["400"] = responses(400)[400] | {"description": "The body cannot be read (not UTF-8)"}
             if "422" in answers:
                 answers["422"] = {
                     "description": "Invalid parameters or body: one entry per invalid field",

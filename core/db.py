@@ -10,6 +10,9 @@ from __future__ import annotations
 import logging
 import re
 import time
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from importlib import resources
@@ -17,11 +20,15 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
+from psycopg.pq import TransactionStatus
 
 log = logging.getLogger(__name__)
 
 # Arbitrary constant: the advisory lock key held while migrating.
 MIGRATION_LOCK_KEY = 0x5354_4C31  # "STL1"
+# Arbitrary constant: the first key of a scheduled job's advisory lock ("STLJ"); the second
+# is drawn from the job's name. PostgreSQL keeps two-key locks apart from one-key ones.
+JOB_LOCK_CLASS = 0x5354_4C4A
 _MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 
 
@@ -69,6 +76,52 @@ def wait_for_database(url: str, *, timeout_s: float = 30.0, interval_s: float = 
             if time.monotonic() >= deadline:
                 raise
             time.sleep(interval_s)
+
+
+def job_lock_keys(name: str) -> tuple[int, int]:
+    """The two 32-bit keys of the advisory lock named `name` (the second is signed, as PostgreSQL's)."""
+    digest = zlib.crc32(name.encode())
+    return JOB_LOCK_CLASS, digest - (1 << 32) if digest >= 1 << 31 else digest
+
+
+@contextmanager
+def job_lock(conn: psycopg.Connection, name: str) -> Iterator[bool]:
+    """Hold the session advisory lock `name` on `conn` while the block runs; yield whether it was taken.
+
+    So that several service replicas run a scheduled job once: the replica that finds the
+    lock taken skips the job. The lock belongs to the session, not to a transaction: it
+    outlives the block's commits, and it goes with the session if the process dies, so a
+    crashed run never blocks a later one. A transaction the block leaves open is rolled back
+    if the block raised, and otherwise left to the caller.
+    """
+    keys = job_lock_keys(name)
+    was_idle = conn.info.transaction_status == TransactionStatus.IDLE
+    taken = bool(scalar(conn, "SELECT pg_try_advisory_lock(%s, %s)", keys))
+    if was_idle and not conn.autocommit:
+        conn.commit()
+    succeeded = False
+    try:
+        yield taken
+        succeeded = True
+    finally:
+        if taken:
+            _release_job_lock(conn, keys, succeeded=succeeded)
+
+
+def _release_job_lock(conn: psycopg.Connection, keys: tuple[int, int], *, succeeded: bool) -> None:
+    if conn.closed or conn.broken:
+        return  # the session has ended, and the lock with it
+    try:
+        was_idle = conn.info.transaction_status == TransactionStatus.IDLE
+        if not was_idle and (not succeeded or conn.info.transaction_status == TransactionStatus.INERROR):
+            conn.rollback()
+            was_idle = True
+        # Unlocking takes effect at once, also inside the caller's open transaction.
+        conn.execute("SELECT pg_advisory_unlock(%s, %s)", keys)
+        if was_idle and not conn.autocommit:
+            conn.commit()
+    except psycopg.Error as exc:
+        log.warning("could not release the job lock %s (%s); it goes with the session", keys, exc)
 
 
 def load_migrations() -> list[Migration]:

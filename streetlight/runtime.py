@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
 
 import psycopg
@@ -132,7 +133,7 @@ def _start_jobs(stack: ExitStack, settings: Settings, database_url: str) -> None
     """The housekeeping jobs: nightly retention and the models' training and scoring."""
     scheduler = BackgroundScheduler(timezone="UTC")
     scheduler.add_job(
-        _retention_job,
+        retention_job,
         "cron",
         hour=3,
         minute=17,
@@ -164,13 +165,25 @@ def _start_http(stack: ExitStack, app: FastAPI, host: str, port: int) -> None:
         raise ConfigurationError(f"the HTTP server could not start on {host}:{port}")
 
 
-def _retention_job(database_url: str, retention_days: int) -> None:
+def retention_lock_name(day: date) -> str:
+    """The retention job's advisory lock on a (UTC) day: one replica runs it each night."""
+    return f"retention {day.isoformat()}"
+
+
+def retention_job(database_url: str, retention_days: int, *, today: date | None = None) -> int | None:
+    """Drop the readings past retention, unless another replica is at it; the chunks or rows removed."""
+    today = today or datetime.now(UTC).date()
     try:
-        with db.connect(database_url) as conn:
+        with db.connect(database_url) as conn, db.job_lock(conn, retention_lock_name(today)) as taken:
+            if not taken:
+                log.info("retention: skipped, another replica is running it")
+                return None
             removed = db.apply_retention(conn, retention_days)
         log.info("retention: removed %d chunks/rows of readings older than %d days", removed, retention_days)
+        return removed
     except Exception:
         log.exception("retention job failed; it runs again tomorrow")
+        return None
 
 
 def check_accounts(conn: psycopg.Connection) -> None:
