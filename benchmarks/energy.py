@@ -4,8 +4,10 @@ Builds (or reuses) the API benchmark's database: a simulated town of `--lamps` l
 `--days` days of readings ending now (benchmarks/api/dataset.py, loaded by COPY). Then, in
 process through the application, it times:
 
-- the aggregation of every day of readings into ``energy_daily`` (done once per day; inside a
-  request it would meet the API's statement timeout at this size, so it is run here first);
+- counting every day of readings into ``energy_daily`` from scratch (what a refresh after a
+  backfill, or the nightly count of yesterday, does), per day of city readings;
+- one run of the service's background count after every lamp has sent one more report (the
+  steady state every few minutes: dimming.energy_jobs);
 - later answers for the current month and for the last twelve months (the median of
   `--repeat`), which add up the daily rows;
 - the floor: a ``SELECT 1`` through the application's pool in the same run, so the
@@ -36,6 +38,8 @@ class EnergyFigures:
     lamps: int
     days: int
     aggregation_s: float  # every day of readings into energy_daily
+    readings: int
+    increment_s: float  # the background count after one more report from every lamp
     month_s: float  # median of the later answers
     year_s: float
     floor_s: float  # SELECT 1 through the application's pool
@@ -76,13 +80,15 @@ def measure(url: str, *, lamps: int, days: int, repeat: int = 5) -> EnergyFigure
     from dimming import refresh_energy_days
 
     with db.connect(url, autocommit=True) as conn:
-        conn.execute("TRUNCATE energy_daily, energy_days")
+        conn.execute("TRUNCATE energy_daily, energy_days, energy_marks, energy_count_state")
         span = conn.execute("SELECT min(ts)::date - 1, max(ts)::date + 2 FROM readings").fetchone()
         assert span is not None  # an aggregate without GROUP BY
         first_day, last_day = span
         began = time.perf_counter()
         refresh_energy_days(conn, first_day, last_day, ZoneInfo(get_settings().town_timezone))
         aggregation_s = time.perf_counter() - began
+        [(readings,)] = conn.execute("SELECT count(*) FROM readings").fetchall()
+        increment_s = _one_more_report_counted(conn, ZoneInfo(settings.town_timezone))
     headers = {"Authorization": f"Bearer {_energy_token(url)}"}
     now = datetime.now(UTC).astimezone()
     this_month = f"{now.year:04d}-{now.month:02d}"
@@ -111,14 +117,41 @@ def measure(url: str, *, lamps: int, days: int, repeat: int = 5) -> EnergyFigure
             rows_month = len(get(this_month)["rows"])
     finally:
         pool.close()
-    return EnergyFigures(lamps, days, aggregation_s, month_s, year_s, floor_s, rows_month, len(year["rows"]))
+    return EnergyFigures(
+        lamps, days, aggregation_s, readings, increment_s, month_s, year_s, floor_s, rows_month, len(year["rows"])
+    )
+
+
+def _one_more_report_counted(conn, tz: ZoneInfo) -> float:
+    """Every lamp reports once more (ten minutes on, 10 Wh more); the time of the background count that follows."""
+    from dimming.energy_jobs import count_energy
+
+    [(before,)] = conn.execute("SELECT clock_timestamp()").fetchall()
+    conn.execute(
+        """INSERT INTO energy_count_state (counted_at) VALUES (%s)
+           ON CONFLICT (singleton) DO UPDATE SET counted_at = excluded.counted_at""",
+        (before,),
+    )
+    conn.execute(
+        """INSERT INTO readings (lamp_id, ts, energy_wh)
+           SELECT lamp_id, ts + interval '10 minutes', energy_wh + 10 FROM energy_marks"""
+    )
+    began = time.perf_counter()
+    count_energy(conn, tz)
+    elapsed = time.perf_counter() - began
+    # The loaded data stays as it was for the next run (which counts from scratch again).
+    conn.execute("DELETE FROM readings WHERE received_at >= %s", (before,))
+    return elapsed
 
 
 def report(figures: EnergyFigures) -> str:
     return "\n".join(
         [
             f"energy page at {figures.lamps:,} lamps, {figures.days} days of readings:",
-            f"  aggregating the days (once):        {figures.aggregation_s:8.3f} s",
+            f"  counting the days from scratch:     {figures.aggregation_s:8.3f} s"
+            f" ({figures.aggregation_s / max(figures.days, 1):.3f} s a day,"
+            f" {figures.readings / max(figures.aggregation_s, 1e-9):,.0f} readings/s)",
+            f"  background count, one report each: {figures.increment_s:8.3f} s",
             f"  a month ({figures.rows_month} rows):              {figures.month_s:8.3f} s",
             f"  a year ({figures.rows_year} rows):               {figures.year_s:8.3f} s",
             f"  floor (SELECT 1 through the pool):  {figures.floor_s:8.4f} s",

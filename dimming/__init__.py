@@ -2,8 +2,8 @@
 
 What the other packages may use is named here: the profile and calendar models and
 their checks, the stored schedules (`dimming.store`'s functions and errors), what one
-lamp follows tonight, the energy estimates and measured consumption, and the plan
-delivery's status and push request.
+lamp follows tonight, the energy estimates and measured consumption (with the background
+count that keeps it up to date), and the plan delivery's status and push request.
 """
 
 from dimming.calendar import MONTH_DAY_PATTERN, CalendarException, ExceptionKind
@@ -28,6 +28,8 @@ from dimming.energy import (
     rounded_savings,
 )
 from dimming.energy_daily import refresh_energy_days
+from dimming.energy_jobs import CountOutcome, run_energy_count
+from dimming.energy_jobs import schedule as schedule_energy_count
 from dimming.lamp_night import LampNight, load_lamp_night
 from dimming.leader import ActiveScheduler, active_scheduler
 from dimming.profiles import NAME_MAX_LENGTH, ProfileError, ProfileSpec, Step, Twilight, validate_profile
@@ -68,6 +70,7 @@ __all__ = [
     "CalendarException",
     "Conflict",
     "ConsumptionReport",
+    "CountOutcome",
     "Coverage",
     "ExceptionKind",
     "GroupMonthConsumption",
@@ -118,8 +121,10 @@ __all__ = [
     "rated_lamps",
     "refresh_energy_days",
     "request_push",
+    "run_energy_count",
     "retire_profile",
     "rounded_savings",
+    "schedule_energy_count",
     "twilight_times",
     "update_exception",
     "update_profile",

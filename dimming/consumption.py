@@ -37,7 +37,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 from psycopg.rows import tuple_row
 
-from dimming import energy, energy_daily
+from dimming import energy
 
 LOOKBACK = timedelta(days=7)
 Period = Literal["day", "month"]
@@ -307,12 +307,12 @@ def consumption_by_group_month(
 
     Every figure of a row is for the same lamps and hours: those its counters measured
     (see dimming.energy_daily). A group has a row for every month begun by `now`; its
-    coverage says how much of the month was measured.
+    coverage says how much of the month was measured. Nothing is counted here: the rows
+    are what the background count (dimming.energy_jobs) has written so far.
     """
     now = now or datetime.now(UTC)
     first = date(*months[0], 1)
     last = energy.month_bounds(*months[-1], tz)[1].date()
-    energy_daily.ensure_energy_days(conn, first, last, tz, now)
     params = {"first": first, "last": last, "group_name": group_name}
     found = {
         (name, (month.year, month.month)): _Sums(0, int(reporting), 0.0, float(measured_s), float(wh), full, planned)

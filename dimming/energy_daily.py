@@ -18,21 +18,26 @@ seconds. Any instant's value is then `cum[k] + rate[k] * (t - at[k])` with
 `k = width_bucket(t, at)`, so one statement over the batch's readings values every
 interval without a per-lamp loop. The same SQL runs on plain PostgreSQL and TimescaleDB.
 
-When. A day is aggregated when it is first asked for; a day aggregated before it was
-over (plus `SETTLE` for late reports) is aggregated again when asked for, at most every
-`STALE`. `refresh_energy_days` redoes a range on demand (after a backfill of history).
-The schedules are taken as they stand when a day is aggregated.
+When. Never inside a request: the service's background job (dimming.energy_jobs) adds,
+every few minutes, the intervals from each lamp's last reading counted (its mark, table
+`energy_marks`) through the readings received since (`add_fresh_readings`), counts again
+the days of a lamp that got a late reading, and counts yesterday again once it has settled
+(`SETTLE` after midnight). `refresh_energy_days` counts a range again on demand (after a
+backfill of history). The schedules are taken as they stand when an interval is counted.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import psycopg
+from psycopg import IsolationLevel
+from psycopg.pq import TransactionStatus
 from psycopg.rows import tuple_row
 
 from dimming import store
@@ -42,17 +47,17 @@ from dimming.sun import twilight_times
 
 # Reports that arrive this long after a day is over still count in it.
 SETTLE = timedelta(hours=1)
-# A day not yet settled is aggregated again when asked for, at most this often.
-STALE = timedelta(minutes=15)
 # How far before and after a batch a lamp's neighbouring reading is looked for.
 LOOKBACK = timedelta(days=7)
 # Lamp-days per statement: bounds the memory of one aggregation.
 BATCH_LAMP_DAYS = 400_000
 MAX_BATCH_DAYS = 31
-# Serialises aggregations (two pages asked at once do the work once).
+# Serialises counts (the background job, a refresh after a backfill).
 _LOCK_KEY = 0x454E4552  # "ENER"
 
-_REFRESH = """
+# Every reading interval of the lamps in energy_lamp_class over [start, end), with the
+# neighbouring readings before and after: a day counted again from scratch.
+_RECOUNT_STEPS = """
 WITH lamp_set AS (
     SELECT m.lamp_id, m.class_id, l.rated_power_w::float8 AS power_w
     FROM energy_lamp_class m
@@ -62,6 +67,7 @@ WITH lamp_set AS (
 series AS (
     SELECT r.lamp_id, r.ts, r.energy_wh
     FROM readings r
+    JOIN lamp_set s USING (lamp_id)
     WHERE r.ts >= %(start)s AND r.ts < %(end)s AND r.energy_wh IS NOT NULL
     UNION ALL
     SELECT s.lamp_id, b.ts, b.energy_wh
@@ -82,6 +88,26 @@ series AS (
         ORDER BY r.ts LIMIT 1
     ) a
 ),
+"""
+
+# The intervals from each lamp's mark through the readings received since (energy_fresh):
+# what the background count adds.
+_FRESH_STEPS = """
+WITH lamp_set AS (
+    SELECT m.lamp_id, m.class_id, l.rated_power_w::float8 AS power_w
+    FROM energy_lamp_class m
+    JOIN lamps l USING (lamp_id)
+    WHERE l.rated_power_w IS NOT NULL
+),
+series AS (
+    SELECT lamp_id, ts, energy_wh FROM energy_fresh
+    UNION ALL
+    SELECT m.lamp_id, m.ts, m.energy_wh FROM energy_marks m JOIN lamp_set s USING (lamp_id)
+),
+"""
+
+# Values each interval (a, b] of `series` against the curves and adds it to its days' rows.
+_ADD_INTERVALS = """
 steps AS (
     SELECT lamp_id, lag(ts) OVER w AS a, ts AS b, energy_wh - lag(energy_wh) OVER w AS wh
     FROM series
@@ -110,7 +136,7 @@ valued AS (
     JOIN energy_curve c USING (class_id)
     WHERE p.q > p.p
 )
-INSERT INTO energy_daily (lamp_id, day, measured_s, measured_wh, full_wh, planned_wh)
+INSERT INTO energy_daily AS e (lamp_id, day, measured_s, measured_wh, full_wh, planned_wh)
 SELECT lamp_id, %(first_day)s::date + day_no - 1, sum(span_s), sum(wh),
        sum(power_w * (night_cum[kq] + night_rate[kq] * extract(epoch FROM q - at[kq])::float8
                       - night_cum[kp] - night_rate[kp] * extract(epoch FROM p - at[kp])::float8)) / 3600.0,
@@ -118,7 +144,15 @@ SELECT lamp_id, %(first_day)s::date + day_no - 1, sum(span_s), sum(wh),
                       - plan_cum[kp] - plan_rate[kp] * extract(epoch FROM p - at[kp])::float8)) / 3600.0
 FROM valued
 GROUP BY lamp_id, day_no
+ON CONFLICT (day, lamp_id) DO UPDATE SET
+    measured_s = e.measured_s + excluded.measured_s,
+    measured_wh = e.measured_wh + excluded.measured_wh,
+    full_wh = e.full_wh + excluded.full_wh,
+    planned_wh = e.planned_wh + excluded.planned_wh
 """
+
+RECOUNT = _RECOUNT_STEPS + _ADD_INTERVALS
+ADD_FRESH = _FRESH_STEPS + _ADD_INTERVALS
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,19 +244,47 @@ def lamp_curves(
     return curves, classes
 
 
-def _midnight(day: date, tz: ZoneInfo) -> datetime:
+def midnight(day: date, tz: ZoneInfo) -> datetime:
+    """The start of a local day, in UTC."""
     return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
 
 
-def _aggregate_batch(
-    conn: psycopg.Connection, first: date, last: date, tz: ZoneInfo, config: DimmingConfig, now: datetime
-) -> int:
-    """(Re)write energy_daily for the local days [first, last) as of `now`; the caller holds a transaction."""
-    days = (last - first).days
-    midnights = [_midnight(first + timedelta(days=k), tz) for k in range(days + 1)]
-    start, end = midnights[0], midnights[-1]
-    curves, classes = lamp_curves(config, store.load_lamps(conn), start, end, tz)
-    conn.execute("DELETE FROM energy_daily WHERE day >= %s AND day < %s", (first, last))
+def local_day(instant: datetime, tz: ZoneInfo) -> date:
+    return instant.astimezone(tz).date()
+
+
+@contextmanager
+def counting_transaction(conn: psycopg.Connection) -> Iterator[None]:
+    """One count at a time (a session lock), and all of it in one snapshot of the readings.
+
+    One snapshot, so that the intervals counted and the marks moved past them are the same
+    readings. `conn` must have no transaction open.
+    """
+    if conn.info.transaction_status != TransactionStatus.IDLE:
+        raise RuntimeError("counting needs a connection with no transaction open")
+    conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
+    if not conn.autocommit:
+        conn.commit()
+    previous = conn.isolation_level
+    try:
+        conn.isolation_level = IsolationLevel.REPEATABLE_READ
+        with conn.transaction():
+            yield
+    finally:
+        if conn.info.transaction_status == TransactionStatus.INERROR:
+            conn.rollback()
+        conn.isolation_level = previous
+        if not conn.closed and not conn.broken:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
+            if not conn.autocommit:
+                conn.commit()
+
+
+def _load_classes(
+    conn: psycopg.Connection, config: DimmingConfig, lamps: list[Lamp], start: datetime, end: datetime, tz: ZoneInfo
+) -> None:
+    """The temporary tables energy_curve and energy_lamp_class for `lamps` over [start, end)."""
+    curves, classes = lamp_curves(config, lamps, start, end, tz)
     conn.execute(
         """CREATE TEMP TABLE energy_curve (class_id int PRIMARY KEY, at timestamptz[], night_cum float8[],
            night_rate float8[], plan_cum float8[], plan_rate float8[]) ON COMMIT DROP"""
@@ -238,25 +300,56 @@ def _aggregate_batch(
             for row in classes:
                 copy.write_row(row)
     conn.execute("ANALYZE energy_lamp_class")
-    cur = conn.execute(
-        _REFRESH,
-        {
-            "start": start,
-            "end": end,
-            "lookback": LOOKBACK,
-            "midnights": midnights,
-            "days": days,
-            "first_day": first,
-        },
-    )
+
+
+def _add(conn: psycopg.Connection, statement: str, first: date, last: date, tz: ZoneInfo) -> int:
+    """Run RECOUNT or ADD_FRESH over the local days [first, last); returns the day rows written."""
+    days = (last - first).days
+    midnights = [midnight(first + timedelta(days=k), tz) for k in range(days + 1)]
+    params = {
+        "start": midnights[0],
+        "end": midnights[-1],
+        "lookback": LOOKBACK,
+        "midnights": midnights,
+        "days": days,
+        "first_day": first,
+    }
+    written = conn.execute(statement, params).rowcount
     conn.execute("DROP TABLE energy_curve, energy_lamp_class")
+    return written
+
+
+def _count_batch(
+    conn: psycopg.Connection,
+    first: date,
+    last: date,
+    tz: ZoneInfo,
+    config: DimmingConfig,
+    now: datetime,
+    lamp_ids: frozenset[str] | None,
+) -> int:
+    """(Re)write energy_daily for the local days [first, last), of every lamp or of `lamp_ids`."""
+    start, end = midnight(first, tz), midnight(last, tz)
+    lamps = [lamp for lamp in store.load_lamps(conn) if lamp_ids is None or lamp.lamp_id in lamp_ids]
     conn.execute(
-        """INSERT INTO energy_days (day, refreshed_at)
-           SELECT d::date, %s FROM generate_series(%s::date, %s::date - 1, interval '1 day') AS d
-           ON CONFLICT (day) DO UPDATE SET refreshed_at = excluded.refreshed_at""",
-        (now, first, last),
+        """DELETE FROM energy_daily WHERE day >= %s AND day < %s
+           AND (%s::text[] IS NULL OR lamp_id = ANY(%s::text[]))""",
+        (first, last, _ids(lamp_ids), _ids(lamp_ids)),
     )
-    return cur.rowcount
+    _load_classes(conn, config, lamps, start, end, tz)
+    written = _add(conn, RECOUNT, first, last, tz)
+    if lamp_ids is None:
+        conn.execute(
+            """INSERT INTO energy_days (day, refreshed_at)
+               SELECT d::date, %s FROM generate_series(%s::date, %s::date - 1, interval '1 day') AS d
+               ON CONFLICT (day) DO UPDATE SET refreshed_at = excluded.refreshed_at""",
+            (now, first, last),
+        )
+    return written
+
+
+def _ids(lamp_ids: frozenset[str] | None) -> list[str] | None:
+    return None if lamp_ids is None else sorted(lamp_ids)
 
 
 def _runs(days: Sequence[date], batch_days: int) -> list[tuple[date, date]]:
@@ -270,72 +363,124 @@ def _runs(days: Sequence[date], batch_days: int) -> list[tuple[date, date]]:
     return runs
 
 
-def _batch_days(conn: psycopg.Connection) -> int:
-    [(lamps,)] = _tuples(conn, "SELECT count(*) FROM lamps WHERE state <> 'retired'", {})
+def _batch_days(conn: psycopg.Connection, lamp_ids: frozenset[str] | None) -> int:
+    if lamp_ids is None:
+        [(lamps,)] = _tuples(conn, "SELECT count(*) FROM lamps WHERE state <> 'retired'", {})
+    else:
+        lamps = len(lamp_ids)
     return max(1, min(MAX_BATCH_DAYS, BATCH_LAMP_DAYS // max(int(lamps), 1)))
 
 
-def _tuples(conn: psycopg.Connection, query: str, params: dict) -> list[tuple]:
+def _tuples(conn: psycopg.Connection, query: str, params: dict | Sequence) -> list[tuple]:
     with conn.cursor(row_factory=tuple_row) as cur:
         return cur.execute(query, params).fetchall()
 
 
-def refresh_energy_days(conn: psycopg.Connection, first: date, last: date, tz: ZoneInfo) -> int:
-    """Aggregate the local days [first, last) again, whatever was done before; returns the rows written."""
-    written = 0
-    with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
-        now = datetime.now(UTC)
-        config = store.load_config(conn, now)
-        for batch_first, batch_last in _runs(
-            [first + timedelta(days=k) for k in range((last - first).days)], _batch_days(conn)
-        ):
-            written += _aggregate_batch(conn, batch_first, batch_last, tz, config, now)
-    return written
+# Lamps (of those asked) whose count stopped before `end` although a reading follows it: the
+# recount valued the interval across `end` up to it, so their later days are counted too.
+_BEHIND = """
+SELECT l.lamp_id FROM lamps l
+LEFT JOIN energy_marks m USING (lamp_id)
+WHERE (%(lamps)s::text[] IS NULL OR l.lamp_id = ANY(%(lamps)s::text[]))
+  AND (m.ts IS NULL OR m.ts < %(end)s)
+  AND EXISTS (SELECT 1 FROM readings r WHERE r.lamp_id = l.lamp_id AND r.ts >= %(end)s
+              AND r.ts < %(end)s + %(lookback)s AND r.energy_wh IS NOT NULL)
+"""
+
+# Their marks move to their last reading counted.
+_MOVE_MARKS = """
+INSERT INTO energy_marks (lamp_id, ts, energy_wh)
+SELECT l.lamp_id, r.ts, r.energy_wh
+FROM lamps l
+LEFT JOIN energy_marks m USING (lamp_id)
+CROSS JOIN LATERAL (
+    SELECT r.ts, r.energy_wh FROM readings r
+    WHERE r.lamp_id = l.lamp_id AND r.ts < %(end)s AND r.ts >= %(start)s - %(lookback)s AND r.energy_wh IS NOT NULL
+    ORDER BY r.ts DESC LIMIT 1
+) r
+WHERE (%(lamps)s::text[] IS NULL OR l.lamp_id = ANY(%(lamps)s::text[]))
+  AND (m.ts IS NULL OR m.ts < %(end)s)
+ON CONFLICT (lamp_id) DO UPDATE SET ts = excluded.ts, energy_wh = excluded.energy_wh
+"""
 
 
-def days_to_aggregate(conn: psycopg.Connection, first: date, last: date, tz: ZoneInfo, now: datetime) -> list[date]:
-    """Local days of [first, last) with readings that were never aggregated, or not since they settled.
+def count_days(
+    conn: psycopg.Connection,
+    first: date,
+    last: date,
+    tz: ZoneInfo,
+    *,
+    now: datetime,
+    config: DimmingConfig,
+    lamp_ids: frozenset[str] | None = None,
+) -> int:
+    """Count the local days [first, last) again for every lamp (or `lamp_ids`); returns the rows written.
 
-    Days before the first reading or after the last are left out: they have nothing to count.
+    Afterwards each lamp's mark is at or after its last reading counted, so the background
+    count goes on from there; a lamp counted only up to `last` that has later readings is
+    counted on to today. Inside `counting_transaction`.
     """
-    [(oldest, newest)] = _tuples(conn, "SELECT min(ts), max(ts) FROM readings", {})
-    if oldest is None:
-        return []
-    first = max(first, oldest.astimezone(tz).date())
-    last = min(last, newest.astimezone(tz).date() + timedelta(days=1), now.astimezone(tz).date() + timedelta(days=1))
     if last <= first:
-        return []
-    done = dict(
-        _tuples(
-            conn,
-            "SELECT day, refreshed_at FROM energy_days WHERE day >= %(first)s AND day < %(last)s",
-            {
-                "first": first,
-                "last": last,
-            },
-        )
-    )
-    wanted = []
-    for k in range((last - first).days):
-        day = first + timedelta(days=k)
-        refreshed = done.get(day)
-        settled = _midnight(day + timedelta(days=1), tz) + SETTLE
-        if refreshed is None or (refreshed < settled and (now >= settled or refreshed < now - STALE)):
-            wanted.append(day)
-    return wanted
-
-
-def ensure_energy_days(conn: psycopg.Connection, first: date, last: date, tz: ZoneInfo, now: datetime) -> int:
-    """Aggregate the days of [first, last) that need it (see `days_to_aggregate`); returns the rows written."""
-    if not days_to_aggregate(conn, first, last, tz, now):
         return 0
     written = 0
-    with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
-        wanted = days_to_aggregate(conn, first, last, tz, now)  # another request may have done them meanwhile
-        if wanted:
-            config = store.load_config(conn, now)
-            for batch_first, batch_last in _runs(wanted, _batch_days(conn)):
-                written += _aggregate_batch(conn, batch_first, batch_last, tz, config, now)
+    for batch_first, batch_last in _runs(
+        [first + timedelta(days=k) for k in range((last - first).days)], _batch_days(conn, lamp_ids)
+    ):
+        written += _count_batch(conn, batch_first, batch_last, tz, config, now, lamp_ids)
+    start, end = midnight(first, tz), midnight(last, tz)
+    params = {"lamps": _ids(lamp_ids), "start": start, "end": end, "lookback": LOOKBACK}
+    tomorrow = local_day(now, tz) + timedelta(days=1)
+    behind = frozenset(lamp for (lamp,) in _tuples(conn, _BEHIND, params)) if last < tomorrow else frozenset()
+    conn.execute(_MOVE_MARKS, params)
+    if behind:
+        written += count_days(conn, last, tomorrow, tz, now=now, config=config, lamp_ids=behind)
     return written
+
+
+def add_fresh_readings(
+    conn: psycopg.Connection, since: datetime, tz: ZoneInfo, *, now: datetime, config: DimmingConfig
+) -> int:
+    """Add the intervals from each lamp's mark through its readings received since `since`, and move the marks.
+
+    Only readings after a lamp's mark are added (older ones are late: see dimming.energy_jobs).
+    Inside `counting_transaction`; returns the day rows written.
+    """
+    conn.execute(
+        """CREATE TEMP TABLE energy_fresh ON COMMIT DROP AS
+           SELECT r.lamp_id, r.ts, r.energy_wh FROM readings r JOIN energy_marks m USING (lamp_id)
+           WHERE r.received_at >= %s AND r.ts > m.ts AND r.energy_wh IS NOT NULL""",
+        (since,),
+    )
+    [(oldest_mark, newest)] = _tuples(
+        conn,
+        """SELECT (SELECT min(m.ts) FROM energy_marks m WHERE m.lamp_id IN (SELECT lamp_id FROM energy_fresh)),
+                  (SELECT max(ts) FROM energy_fresh)""",
+        (),
+    )
+    written = 0
+    if newest is not None:
+        # Intervals from marks older than LOOKBACK count from then on, as a recount would.
+        first = local_day(max(oldest_mark, now - LOOKBACK), tz)
+        last = local_day(newest, tz) + timedelta(days=1)
+        fresh = {lamp for (lamp,) in _tuples(conn, "SELECT DISTINCT lamp_id FROM energy_fresh", ())}
+        lamps = [lamp for lamp in store.load_lamps(conn) if lamp.lamp_id in fresh]
+        _load_classes(conn, config, lamps, midnight(first, tz), midnight(last, tz), tz)
+        written = _add(conn, ADD_FRESH, first, last, tz)
+        conn.execute(
+            """UPDATE energy_marks m SET ts = f.ts, energy_wh = f.energy_wh
+               FROM (SELECT DISTINCT ON (lamp_id) lamp_id, ts, energy_wh FROM energy_fresh
+                     ORDER BY lamp_id, ts DESC) f
+               WHERE m.lamp_id = f.lamp_id"""
+        )
+    conn.execute("DROP TABLE energy_fresh")
+    return written
+
+
+def refresh_energy_days(conn: psycopg.Connection, first: date, last: date, tz: ZoneInfo) -> int:
+    """Count the local days [first, last) again, whatever was done before (after history was written).
+
+    `conn` must have no transaction open; returns the rows written.
+    """
+    with counting_transaction(conn):
+        now = datetime.now(UTC)
+        return count_days(conn, first, last, tz, now=now, config=store.load_config(conn, now))

@@ -15,6 +15,7 @@ import threading
 from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
@@ -24,7 +25,7 @@ from core import db, inventory
 from core.mqtt import BrokerConfig
 from core.settings import Settings
 from core.vocabulary import Role
-from dimming import store
+from dimming import refresh_energy_days, store
 from dimming.profiles import ProfileSpec, Step
 from simulators import SimulationOptions, generate_town, run_simulation, town_to_csv_bytes
 from streetlight.embedded import EmbeddedBroker, EmbeddedPostgres
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 
 DEMO_SEED = 1
 DEMO_INTERVAL_S = 600.0
+HISTORY_POLL_S = 5.0
 
 
 def _load_demo_town(database_url: str, lamps: int) -> int:
@@ -174,6 +176,11 @@ def run_demo(
         thread = threading.Thread(target=run_simulation, args=(options, stop), name="simulator", daemon=True)
         thread.start()
         extra.callback(thread.join, 30)
+        counter = threading.Thread(
+            target=_count_history, args=(database_url, start, settings, stop), name="energy-history", daemon=True
+        )
+        counter.start()
+        extra.callback(counter.join, 30)
         print(
             "\n  streetlight demo is running\n"
             f"    console:     http://{host}:{port}/  (sign in with an account below)\n"
@@ -203,6 +210,28 @@ def run_demo(
         extra=extra,
         on_ready=start_simulator,
     )
+
+
+def _count_history(database_url: str, start: datetime, settings: Settings, stop: threading.Event) -> None:
+    """Once the simulator has caught up with the clock, count the history's energy in one go.
+
+    The service's background count goes on only from yesterday; the energy page shows the
+    whole history at once this way.
+    """
+    tz = ZoneInfo(settings.town_timezone)
+    caught_up = timedelta(seconds=2 * DEMO_INTERVAL_S)
+    while not stop.wait(HISTORY_POLL_S):
+        try:
+            with db.connect(database_url, autocommit=True) as conn:
+                row = conn.execute("SELECT max(ts) FROM readings").fetchone()
+                if row is None or row[0] is None or row[0] < datetime.now(UTC) - caught_up:
+                    continue
+                tomorrow = datetime.now(tz).date() + timedelta(days=1)
+                rows = refresh_energy_days(conn, start.astimezone(tz).date(), tomorrow, tz)
+            log.info("demo history: energy counted (%d lamp-days)", rows)
+            return
+        except psycopg.Error as exc:
+            log.warning("demo history: energy not counted yet (%s)", exc)
 
 
 def _display_url(url: str) -> str:

@@ -24,6 +24,7 @@ from accounts import demo_credentials, has_active_admin
 from core import db
 from core.mqtt import BrokerConfig
 from core.settings import Settings
+from dimming import schedule_energy_count
 from dimming import service as dimming_service
 from ingest import Ingester
 from ingest.cli import ingest_config
@@ -130,7 +131,7 @@ def run_service(
 
 
 def _start_jobs(stack: ExitStack, settings: Settings, database_url: str) -> None:
-    """The housekeeping jobs: nightly retention and the models' training and scoring."""
+    """The housekeeping jobs: nightly retention, the models' training and scoring, the energy count."""
     scheduler = BackgroundScheduler(timezone="UTC")
     scheduler.add_job(
         retention_job,
@@ -143,6 +144,7 @@ def _start_jobs(stack: ExitStack, settings: Settings, database_url: str) -> None
         max_instances=1,
     )
     schedule_nightly(scheduler, settings, database_url)
+    schedule_energy_count(scheduler, settings, database_url)
     scheduler.start()
     stack.callback(scheduler.shutdown, wait=False)
 

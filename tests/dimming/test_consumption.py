@@ -32,8 +32,8 @@ def db(database_url: str):
         yield conn
 
 
-def local(*args: int) -> datetime:
-    return datetime(*args, tzinfo=PARIS)
+def local(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=PARIS)
 
 
 def counter(db, lamp_id: str, readings: list[tuple[datetime, float | None]]) -> None:
@@ -166,6 +166,8 @@ def paris_lamp(db, lamp_id: str, group_name: str, rated_power_w: float) -> None:
 
 
 def report(db, months, now, group_name=None):
+    """The answer once the months are counted (the background count's work, dimming.energy_jobs)."""
+    refresh_energy_days(db, date(*months[0], 1), date(*months[-1], 28) + timedelta(days=4), PARIS)
     return consumption_by_group_month(
         db, months, PARIS, group_name, price_eur_per_kwh=PRICE, emission_g_co2_per_kwh=EMISSION, now=now
     )
@@ -288,25 +290,3 @@ def test_a_month_measured_throughout_is_complete_and_twilight_counts_night_hours
     assert row.measured_kwh == pytest.approx(28 * 24 * 10 / 1000)
     assert row.full_kwh == pytest.approx(100 * night_h / 1000, abs=1e-4)
     assert row.estimated_kwh == pytest.approx(100 * (night_h - dimmed_h * (1 - HALF)) / 1000, abs=1e-4)
-
-
-def test_a_day_aggregated_before_it_was_over_is_aggregated_again(db):
-    town_follows_half_from_23_to_05(db)
-    paris_lamp(db, "C1", "centre", 100.0)
-    counter(db, "C1", [(local(2026, 1, 15, 20), 0.0), (local(2026, 1, 15, 22), 200.0)])
-    early = report(db, [(2026, 1)], now=local(2026, 1, 15, 22, 30))
-    counter(db, "C1", [(local(2026, 1, 16, 2), 500.0)])  # the rest of the night, reported later
-
-    later = report(db, [(2026, 1)], now=local(2026, 1, 16, 12))
-
-    assert early.rows[0].measured_kwh == 0.2
-    assert later.rows[0].measured_kwh == 0.5
-    assert later.rows[0].coverage.measured_lamp_hours == pytest.approx(6)
-    # A settled day is not aggregated again unless asked: a backfill calls refresh_energy_days.
-    counter(db, "C1", [(local(2026, 1, 15, 18), 0.0)])
-    db.execute(
-        "UPDATE readings SET energy_wh = energy_wh + 100 WHERE lamp_id = 'C1' AND ts > %s", (local(2026, 1, 15, 18),)
-    )
-    assert report(db, [(2026, 1)], now=local(2026, 2, 1)).rows[0].measured_kwh == 0.5
-    refresh_energy_days(db, date(2026, 1, 15), date(2026, 1, 17), PARIS)
-    assert report(db, [(2026, 1)], now=local(2026, 2, 1)).rows[0].measured_kwh == 0.6

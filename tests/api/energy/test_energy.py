@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
 
+import dimming
 from core.vocabulary import Role
 from dimming import store
 from dimming.energy import power_fraction
@@ -170,10 +171,31 @@ def test_estimate_checks_its_parameters(client, db, manager, centre):
         ({"from": "2027-13"}, "from"),
         ({"from": "2027-03", "to": "2027-01"}, "from"),
         ({"from": "2020-01", "to": "2027-01"}, "from"),
+        # Months beyond the dates a night can be computed for (year 0 and 9999-12 answered 500).
+        ({"from": "0000-01", "to": "0000-02"}, "from"),
+        ({"to": "0001-06"}, "to"),
+        ({"from": "9999-12", "to": "9999-12"}, "to"),
     ):
         response = client.get("/api/v1/energy/estimate", headers=manager, params={"profile_id": profile_id, **params})
         assert response.status_code == 422, (params, response.text)
         assert field in response.text
+
+
+@pytest.mark.parametrize("day", ["1899-12-31", "3000-01-01", "9999-12-31"])
+def test_a_night_beyond_the_dates_computed_is_refused(client, db, manager, centre, day):
+    # The last day of Python's calendar has no next day for its dawn: it answered 500.
+    profile_id = save_profile(db, "Residential", HALF_FROM_23_TO_05)
+    curve = client.get("/api/v1/energy/curve", headers=manager, params={"profile_id": profile_id, "date": day})
+    preview = client.post("/api/v1/dimming/preview", headers=manager, json={"steps": FULL_NIGHT, "date": day})
+    for response, location in ((curve, "query"), (preview, "body")):
+        assert response.status_code == 422, response.text
+        assert [(e["location"], e["field"]) for e in response.json()["errors"]] == [(location, "date")]
+
+
+def test_consumption_of_months_beyond_the_dates_computed_is_refused(client, manager):
+    response = client.get("/api/v1/energy/consumption", headers=manager, params={"from": "9999-12", "to": "9999-12"})
+    assert response.status_code == 422, response.text
+    assert [e["field"] for e in response.json()["errors"]] == ["to"]
 
 
 # --- measured consumption ----------------------------------------------------------------------------
@@ -191,6 +213,8 @@ def metered_town(db, centre):
         (local(2026, 1, 16, 4), 250.0),  # +150 Wh, 3 h at 50 % planned
     ):
         add_reading(db, "C1", ts, energy_wh=wh)
+    # What the service's background count would have done by then.
+    dimming.refresh_energy_days(db, date(2026, 1, 1), date(2026, 3, 1), PARIS)
 
 
 def test_consumption_compares_the_hours_measured(client, manager, metered_town):
