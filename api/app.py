@@ -22,12 +22,13 @@ from api.dimming.push import routes as plans
 from api.energy import routes as energy
 from api.fleet import routes as fleet
 from api.fleet.summary import SummaryCache
+from api.input_discipline import InputDiscipline
 from api.lamps import routes as lamps
 from api.maintenance.commissioning import routes as commissioning
 from api.maintenance.events import routes as events
 from api.maintenance.round import routes as daily_round
 from api.maintenance.work_orders import routes as work_orders
-from api.ops import health, metrics
+from api.ops import docs, health, metrics
 from api.predictions import routes as predictions
 from api.principals import forget_principals
 from api.telemetry import routes as telemetry
@@ -36,6 +37,7 @@ from core.settings import Settings, get_settings
 # One line per router, in the order of the OpenAPI document; each module owns its endpoints.
 ROUTERS = (
     health.router,
+    docs.router,
     lamps.router,
     telemetry.router,
     events.router,
@@ -101,8 +103,9 @@ def create_app(
         title="streetlight",
         version="0.1.0",
         summary="Connected street lighting: inventory, telemetry, failures, dimming.",
-        docs_url="/api/docs",
         openapi_url="/api/openapi.json",
+        docs_url=None,  # served by api.ops.docs from the service itself, not from a CDN
+        redoc_url=None,
     )
     app.state.pool = pool
     app.state.readiness = readiness
@@ -112,7 +115,10 @@ def create_app(
     accounts.on_credentials_change(forget_principals)
     # One request per pooled connection at a time; the rest wait without a thread.
     app.add_middleware(AdmissionLimit, limit=pool.max_size)
+    # Outside the admission limit: a body is read and checked before it may take a connection.
+    app.add_middleware(InputDiscipline)
     problems.install(app)
+    console.install_error_pages(app)
     metrics.install(app, ingest_stats)
     for router in ROUTERS:
         app.include_router(router)

@@ -273,6 +273,9 @@ def document(schema: dict[str, Any]) -> dict[str, Any]:
             if "requestBody" in operation and "400" not in answers:
                 # FastAPI answers 400 itself, before any route code, for a body it cannot decode (not UTF-8).
                 answers["400"] = responses(400)[400] | {"description": "The body cannot be read (not UTF-8)"}
+            if "requestBody" in operation:
+                # Answered before routing (api.input_discipline), for every endpoint that takes a body.
+                answers["413"] = responses(413)[413] | {"description": "The body is larger than the endpoint takes"}
             if "422" in answers:
                 answers["422"] = {
                     "description": "Invalid parameters or body: one entry per invalid field",

@@ -2,7 +2,12 @@
 
 Every message ends up somewhere: rows to store, or a dead letter naming the
 reason. A batch (JSON array) of readings is split: good readings are stored,
-each bad one becomes a dead letter of its own.
+each bad one becomes a dead letter of its own. A value the contract accepts but
+its column cannot hold (`core.columns`) is refused here too, so that the database
+never fails a batch on it: a measurement out of a `real` column's range and, in
+what is stored as JSON (an event's detail, a reading's unknown fields), a number
+that is not finite (both `out_of_range`); the NUL character in any text kept, such
+as those or an ack's reason (`invalid_value`).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from core.columns import NOT_FINITE_PROBLEM, NUL, REAL_RANGE_TEXT, dotted, fits_real, json_problems, shown
 from core.contract import (
     MAX_PAYLOAD_BYTES,
     MEASUREMENT_FIELDS,
@@ -33,6 +39,17 @@ from core.contract import (
 # holds the unknown fields (a dict), or None when there are none.
 READING_COLUMNS = ("lamp_id", "ts", "seq", *MEASUREMENT_FIELDS, "extra")
 _READING_FIELDS = READING_COLUMNS[1:-1]
+# The measurements the readings table keeps in `real` (single precision) columns.
+REAL_FIELDS = (
+    "voltage_v",
+    "current_a",
+    "power_w",
+    "power_factor",
+    "dim_level",
+    "driver_temp_c",
+    "ambient_lux",
+    "rssi_dbm",
+)
 
 
 class DeadLetterReason(StrEnum):
@@ -146,6 +163,25 @@ def classify_validation_error(error: ValidationError) -> tuple[DeadLetterReason,
     return reason, "; ".join(parts)
 
 
+def _json_problem(value: Any, prefix: tuple[str | int, ...]) -> tuple[DeadLetterReason, str] | None:
+    """The first string or number of a value stored as JSON or text that its column cannot hold."""
+    for path, problem in json_problems(value):
+        reason = DeadLetterReason.OUT_OF_RANGE if problem == NOT_FINITE_PROBLEM else DeadLetterReason.INVALID_VALUE
+        return reason, f"{dotted((*prefix, *path))}: {problem}"
+    return None
+
+
+def reading_column_problem(reading: TelemetryReading) -> tuple[DeadLetterReason, str] | None:
+    """A value of a valid reading that its column cannot hold, with its reason."""
+    fields = reading.__dict__
+    for name in REAL_FIELDS:
+        value = fields[name]
+        if value is not None and not fits_real(value):
+            return DeadLetterReason.OUT_OF_RANGE, f"{name}: Input should be {REAL_RANGE_TEXT}"
+    extra = reading.__pydantic_extra__
+    return _json_problem(extra, ()) if extra else None
+
+
 class TopicCache:
     """`Topics.parse` remembered per topic name: a fleet publishes on the same few
     topics per lamp over and over. Bounded: emptied when it reaches `max_entries`."""
@@ -171,9 +207,11 @@ def decode_message(topic: str, payload: bytes, topics: Topics | TopicCache, now:
     parsed = topics.parse(topic)
     lamp_id = parsed.lamp_id if parsed else None
     out = Decoded(lamp_id=lamp_id)
+    # Only a topic that is not ours can hold NUL (MQTT forbids it; a broker may not check).
+    stored_topic = shown(topic) if parsed is None and NUL in topic else topic
 
     def reject(reason: DeadLetterReason, detail: str, body: bytes = payload) -> Decoded:
-        out.dead_letters.append(DeadLetter(topic, lamp_id, reason, detail, body))
+        out.dead_letters.append(DeadLetter(stored_topic, lamp_id, reason, detail, body))
         return out
 
     if len(payload) > MAX_PAYLOAD_BYTES:
@@ -205,6 +243,12 @@ def decode_message(topic: str, payload: bytes, topics: Topics | TopicCache, now:
     except ValidationError as exc:
         return reject(*classify_validation_error(exc))
     if isinstance(item, LampEvent):
+        problem = _json_problem(item.detail, ("detail",))
+    else:
+        problem = _json_problem(item.reason, ("reason",))
+    if problem is not None:
+        return reject(*problem)
+    if isinstance(item, LampEvent):
         if is_too_far_in_future(item.ts, now):
             return reject(DeadLetterReason.FUTURE_TIMESTAMP, f"ts {item.ts.isoformat()} is more than 5 minutes ahead")
         out.events.append(EventRow(parsed.lamp_id, item))
@@ -229,6 +273,10 @@ def _decode_telemetry(lamp_id: str, topic: str, payload: bytes, now: datetime, o
         elements: Any = json.loads(payload)
     except ValueError as exc:
         out.dead_letters.append(DeadLetter(topic, lamp_id, DeadLetterReason.INVALID_JSON, str(exc), payload))
+        return
+    except RecursionError:  # Python's parser recurses once per level of nesting
+        detail = "nested too deeply"
+        out.dead_letters.append(DeadLetter(topic, lamp_id, DeadLetterReason.INVALID_JSON, detail, payload))
         return
     if not elements:
         out.dead_letters.append(
@@ -272,5 +320,10 @@ def _accept(
                 body,
             )
         )
+        return
+    problem = reading_column_problem(reading)
+    if problem is not None:
+        reason, detail = problem
+        out.dead_letters.append(DeadLetter(topic, lamp_id, reason, where + detail, body))
         return
     out.readings.append(ReadingRow(lamp_id, reading, reading_values(lamp_id, reading)))

@@ -4,11 +4,13 @@
 payload against a typed dict made from `TelemetryReading`'s own fields and bounds, does the
 model's two Python checks itself and builds the row without a model object. It never
 rejects; anything it cannot vouch for goes to the full path, so every dead letter comes from
-the contract. Importing fails if `TelemetryReading` gains a validator or setting unknown here.
+the contract or from the columns' ranges (`decode.reading_column_problem`). Importing fails if
+`TelemetryReading` gains a validator or setting unknown here.
 """
 
 from __future__ import annotations
 
+import operator
 import re
 from datetime import datetime
 from typing import Annotated, Any, NotRequired
@@ -18,8 +20,9 @@ from pydantic import ConfigDict, TypeAdapter, ValidationError
 # pydantic needs typing_extensions' TypedDict (not typing's) before Python 3.12.
 from typing_extensions import TypedDict
 
+from core.columns import REAL_UNDERFLOW, json_problems
 from core.contract import MAX_PAYLOAD_BYTES, MEASUREMENT_FIELDS, TelemetryReading, TopicKind, is_too_far_in_future
-from ingest.decode import READING_COLUMNS, Decoded, ReadingRow, TopicCache, decode_message
+from ingest.decode import READING_COLUMNS, REAL_FIELDS, Decoded, ReadingRow, TopicCache, decode_message
 
 # Timestamps the fast path parses itself: YYYY-MM-DDTHH:MM:SS[.f{1,6}](Z|±HH:MM). Within
 # this shape, datetime.fromisoformat and pydantic agree on every date they both accept,
@@ -75,6 +78,12 @@ _check_contract()
 _READING_DICT = _reading_dict_adapter()
 _AFTER_TS = READING_COLUMNS[2:-1]  # seq, then the measurements
 _KNOWN_KEYS = frozenset(READING_COLUMNS[1:-1])
+_REALS = operator.itemgetter(*(_AFTER_TS.index(name) for name in REAL_FIELDS))
+# A number small enough to round to zero in a `real` column is written with a negative
+# exponent or 45 zeros after the point: a payload with neither needs no look at its values.
+# None is large enough to round to infinity: the contract bounds every `real` field far below
+# (tests/ingest/test_store.py checks it).
+_ZEROS = b"0" * 45
 
 
 def single_reading_values(lamp_id: str, payload: bytes, now: datetime) -> tuple | None:
@@ -97,7 +106,12 @@ def single_reading_values(lamp_id: str, payload: bytes, now: datetime) -> tuple 
     values = [*map(body.get, _AFTER_TS)]
     if values.count(None) - (values[0] is None) == len(MEASUREMENT_FIELDS):
         return None  # no measurement (values[0] is seq): the full path says so
+    if b"e-" in payload or b"E-" in payload or _ZEROS in payload:
+        if min(map(abs, filter(None, _REALS(values))), default=1.0) <= REAL_UNDERFLOW:
+            return None  # the full path dead-letters it
     extra = None if body.keys() <= _KNOWN_KEYS else {k: v for k, v in body.items() if k not in _KNOWN_KEYS}
+    if extra is not None and next(json_problems(extra), None) is not None:
+        return None
     return (lamp_id, ts, *values, extra)
 
 

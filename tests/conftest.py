@@ -62,7 +62,7 @@ def _database_url(admin_url: str, name: str) -> str:
 
     params = conninfo_to_dict(admin_url)
     params["dbname"] = name
-    return make_conninfo(**params)
+    return make_conninfo("", **params)
 
 
 def fresh_database(admin_url: str) -> tuple[str, str]:

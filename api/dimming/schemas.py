@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict, JsonValue
 
+from core.columns import INTEGER_MAX, BigInt, SmallInt, Text
 from dimming import MONTH_DAY_PATTERN, NAME_MAX_LENGTH, ExceptionKind, ProfileSpec, Source, Step, TargetKind, Twilight
 
 _STEPS_EXAMPLE: list[JsonValue] = [
@@ -97,13 +98,13 @@ class ProfileEdit(ProfileSpec):
         },
     )
 
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=INTEGER_MAX)
 
 
 class ProfileCopy(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"name": "Residential streets, winter"}]})
 
-    name: str = Field(min_length=1, max_length=NAME_MAX_LENGTH, description="The new profile's name")
+    name: Text = Field(min_length=1, max_length=NAME_MAX_LENGTH, description="The new profile's name")
 
 
 # --- assignments --------------------------------------------------------------------
@@ -140,8 +141,10 @@ class AssignmentSet(BaseModel):
     )
 
     target_kind: TargetKind
-    target: str = Field("", max_length=200, description='The lamp id, group, street, circuit or class; "" for the town')
-    profile_id: int
+    target: Text = Field(
+        "", max_length=200, description='The lamp id, group, street, circuit or class; "" for the town'
+    )
+    profile_id: BigInt
 
 
 # --- calendar -----------------------------------------------------------------------
@@ -168,16 +171,16 @@ class CalendarExceptionSet(BaseModel):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_EXCEPTION_EXAMPLE]})
 
-    name: str = Field(min_length=1, max_length=100)
-    profile_id: int
+    name: Text = Field(min_length=1, max_length=100)
+    profile_id: BigInt
     kind: ExceptionKind
     start_date: date | None = None
     end_date: date | None = None
-    weekdays: list[int] | None = Field(None, max_length=7)
+    weekdays: list[SmallInt] | None = Field(None, max_length=7)
     start_day: str | None = Field(None, pattern=MONTH_DAY_PATTERN, description="MM-DD")
     end_day: str | None = Field(None, pattern=MONTH_DAY_PATTERN, description="MM-DD")
     target_kind: TargetKind = "town"
-    target: str = Field("", max_length=200)
+    target: Text = Field("", max_length=200)
     priority: int = Field(0, ge=-1000, le=1000, description="On overlap the higher priority wins")
 
 
@@ -222,11 +225,11 @@ class OverrideCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_OVERRIDE_EXAMPLE]})
 
     target_kind: TargetKind
-    target: str = Field("", max_length=200)
+    target: Text = Field("", max_length=200)
     level: int = Field(ge=0, le=100, description="0-100 %, 0 = off")
     starts_at: AwareDatetime | None = None
     expires_at: AwareDatetime
-    reason: str = Field("", max_length=500)
+    reason: Text = Field("", max_length=500)
 
 
 class OverrideInfo(BaseModel):

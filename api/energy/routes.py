@@ -24,6 +24,8 @@ from api import problems
 from api.database import DictConnection
 from api.deps import Conn, EnergyManager, Reader, SettingsDep
 from api.energy.schemas import (
+    FIRST_DAY,
+    LAST_DAY,
     Consumption,
     ConsumptionFigures,
     ConsumptionRow,
@@ -66,7 +68,8 @@ CSV_COLUMNS = (
 )
 
 MonthParam = Annotated[
-    str | None, Query(pattern=MONTH_RE.pattern, description="YYYY-MM, town time", examples=["2027-01"])
+    str | None,
+    Query(pattern=MONTH_RE.pattern, description="YYYY-MM, town time, 1900-01 to 2999-12", examples=["2027-01"]),
 ]
 GroupParam = Annotated[Text | None, Query(description="A group's lamps; default the whole town.")]
 
@@ -216,12 +219,18 @@ def profile_curve(
     settings: SettingsDep,
     profile_id: Annotated[int, Query(ge=1, le=BIGINT_MAX)],
     date_: Annotated[
-        date | None, Query(alias="date", description="Local date the night starts on; default today")
+        date | None,
+        Query(
+            alias="date",
+            ge=FIRST_DAY,
+            le=LAST_DAY,
+            description="Local date the night starts on, 1900 to 2999; default today",
+        ),
     ] = None,
     group: GroupParam = None,
     lat: Annotated[float | None, Query(ge=-90, le=90)] = None,
     lon: Annotated[float | None, Query(ge=-180, le=180)] = None,
-    rated_power_w: Annotated[float | None, Query(gt=0)] = None,
+    rated_power_w: Annotated[float | None, Query(gt=0, le=10_000_000)] = None,
 ) -> ProfileCurve:
     tz = _zone(settings)
     profile = _profile(conn, profile_id)
@@ -230,17 +239,20 @@ def profile_curve(
     return ProfileCurve(**curve, profile_id=profile.id, profile_version=profile.version, name=profile.name)
 
 
-def _month(text: str) -> tuple[int, int]:
+def _month(text: str, field: str) -> tuple[int, int]:
     match = MONTH_RE.match(text)
     assert match is not None  # the Query pattern checked it
-    return int(match.group(1)), int(match.group(2))
+    year, month = int(match.group(1)), int(match.group(2))
+    if not FIRST_DAY.year <= year <= LAST_DAY.year:
+        raise problems.invalid(field, f"a month from {FIRST_DAY:%Y-%m} to {LAST_DAY:%Y-%m}")
+    return year, month
 
 
 def _month_range(first: str | None, last: str | None, tz: ZoneInfo, default_months: int) -> list[tuple[int, int]]:
     today = _today(tz)
-    end = _month(last) if last else (today.year, today.month)
+    end = _month(last, "to") if last else (today.year, today.month)
     if first:
-        start = _month(first)
+        start = _month(first, "from")
     else:
         index = end[0] * 12 + end[1] - 1 - (default_months - 1)
         start = (index // 12, index % 12 + 1)
@@ -268,7 +280,7 @@ def estimate(
     to: MonthParam = None,
     lat: Annotated[float | None, Query(ge=-90, le=90)] = None,
     lon: Annotated[float | None, Query(ge=-180, le=180)] = None,
-    rated_power_w: Annotated[float | None, Query(gt=0)] = None,
+    rated_power_w: Annotated[float | None, Query(gt=0, le=10_000_000)] = None,
 ) -> Estimate:
     tz = _zone(settings)
     profile = _profile(conn, profile_id)

@@ -16,6 +16,11 @@ from pydantic.config import JsonDict, JsonValue
 from core.columns import Text
 from dimming import Step, Twilight
 
+# The days a night is computed for: far enough from Python's date limits (years 1 and 9999) that a night's
+# dawn, the month around it and their instants in UTC are dates too.
+FIRST_DAY = dt.date(1900, 1, 1)
+LAST_DAY = dt.date(2999, 12, 31)
+
 _STEPS_EXAMPLE: list[JsonValue] = [
     {"anchor": "dusk", "offset_min": 0, "level": 100},
     {"anchor": "clock", "time": "23:00", "level": 50},
@@ -91,7 +96,9 @@ class PreviewRequest(BaseModel):
 
     twilight: Twilight = "sunset"
     steps: list[Step] = Field(max_length=200)
-    date: dt.date | None = Field(None, description="Local date the night starts on; default today (town time).")
+    date: dt.date | None = Field(
+        None, ge=FIRST_DAY, le=LAST_DAY, description="Local date the night starts on, 1900 to 2999; default today."
+    )
     lat: float | None = Field(None, ge=-90, le=90, description="With lon: a place; otherwise the group's lamps.")
     lon: float | None = Field(None, ge=-180, le=180)
     group: Text | None = Field(

@@ -6,6 +6,7 @@ import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
+from pydantic import Field
 
 from accounts import record_audit
 from api import problems
@@ -28,6 +29,7 @@ from api.maintenance.events.schemas import Event
 from api.paging import Offset
 from api.problems import ProblemException
 from api.vocabulary import LampState
+from core.columns import NoNul, Text
 
 router = APIRouter(prefix="/api/v1", tags=["lamps"], responses=problems.responses(401, 403))
 
@@ -51,18 +53,19 @@ def list_lamps(
     db: Db,
     who: Reader,
     state: Annotated[list[LampState] | None, Query(description="Inventory state; repeat for several.")] = None,
-    group_name: Annotated[str | None, Query(description="Exact group name.")] = None,
-    circuit: Annotated[str | None, Query(description="Exact circuit.")] = None,
-    street: Annotated[str | None, Query(description="Exact street name.")] = None,
+    group_name: Annotated[Text | None, Query(description="Exact group name.")] = None,
+    circuit: Annotated[Text | None, Query(description="Exact circuit.")] = None,
+    street: Annotated[Text | None, Query(description="Exact street name.")] = None,
     connectivity: Annotated[
         Connectivity | None, Query(description="Last reported connection; unknown: never reported.")
     ] = None,
     bbox: Annotated[
-        str | None,
+        Text | None,
         Query(description="min_lon,min_lat,max_lon,max_lat (WGS 84 degrees).", examples=["2.34,48.85,2.36,48.86"]),
     ] = None,
     q: Annotated[
-        str | None, Query(min_length=1, max_length=100, description="Text found in the id, name, street or address.")
+        Annotated[str, Field(min_length=1, max_length=100), NoNul] | None,
+        Query(description="Text found in the id, name, street or address."),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Offset = 0,

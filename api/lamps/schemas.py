@@ -8,7 +8,7 @@ controller's connection as last reported on its status topic.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.config import JsonDict
@@ -16,9 +16,12 @@ from pydantic.config import JsonDict
 from api.maintenance.events.schemas import Event
 from api.paging import Page
 from api.vocabulary import LampState, Technology
+from core.columns import FitsReal, JsonObject, NoNul, Text
 
 LAMP_ID_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
 Connectivity = Literal["online", "offline", "unknown"]
+# A lamp's rated power, as its `real` column holds it.
+RatedPowerW = Annotated[float, Field(gt=0, le=10000), FitsReal]
 
 _LAMP_EXAMPLE: JsonDict = {
     "lamp_id": "L-0042",
@@ -136,20 +139,20 @@ class LampDetail(BaseModel):
 class LampFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field("", max_length=200)
+    name: Text = Field("", max_length=200)
     lat: float | None = Field(None, ge=-90, le=90)
     lon: float | None = Field(None, ge=-180, le=180)
-    street: str = Field("", max_length=200)
-    address: str = Field("", max_length=500)
-    circuit: str = Field("", max_length=100)
-    group_name: str = Field("", max_length=100)
-    lighting_class: str = Field("", max_length=20, description="EN 13201 class, e.g. M3, C2, P4.")
-    model: str = Field("", max_length=200)
+    street: Text = Field("", max_length=200)
+    address: Text = Field("", max_length=500)
+    circuit: Text = Field("", max_length=100)
+    group_name: Text = Field("", max_length=100)
+    lighting_class: Text = Field("", max_length=20, description="EN 13201 class, e.g. M3, C2, P4.")
+    model: Text = Field("", max_length=200)
     technology: Technology = "LED"
-    rated_power_w: float | None = Field(None, gt=0, le=10000)
+    rated_power_w: RatedPowerW | None = None
     install_date: date | None = None
     state: LampState = "in_service"
-    properties: dict[str, Any] = Field(default_factory=dict, description="Anything else worth keeping.")
+    properties: JsonObject = Field(default_factory=dict, description="Anything else worth keeping.")
 
 
 class LampCreate(LampFields):
@@ -182,7 +185,7 @@ class LampCommission(LampFields):
         json_schema_extra={"examples": [{"name": "Place du Marché 3", "lat": 48.857, "lon": 2.351, "circuit": "C-02"}]},
     )
 
-    name: str = Field(min_length=1, max_length=200)
+    name: Text = Field(min_length=1, max_length=200)
     lat: float = Field(ge=-90, le=90)
     lon: float = Field(ge=-180, le=180)
 
@@ -210,20 +213,21 @@ class LampUpdate(BaseModel):
         json_schema_extra={"examples": [{"group_name": "centre-night-low", "rated_power_w": 36}]},
     )
 
-    name: str | None = Field(None, max_length=200)
+    # An optional text's bounds go inside, before the NUL check, to stay JSON Schema keywords.
+    name: Annotated[str, Field(max_length=200), NoNul] | None = None
     lat: float | None = Field(None, ge=-90, le=90)
     lon: float | None = Field(None, ge=-180, le=180)
-    street: str | None = Field(None, max_length=200)
-    address: str | None = Field(None, max_length=500)
-    circuit: str | None = Field(None, max_length=100)
-    group_name: str | None = Field(None, max_length=100)
-    lighting_class: str | None = Field(None, max_length=20)
-    model: str | None = Field(None, max_length=200)
+    street: Annotated[str, Field(max_length=200), NoNul] | None = None
+    address: Annotated[str, Field(max_length=500), NoNul] | None = None
+    circuit: Annotated[str, Field(max_length=100), NoNul] | None = None
+    group_name: Annotated[str, Field(max_length=100), NoNul] | None = None
+    lighting_class: Annotated[str, Field(max_length=20), NoNul] | None = None
+    model: Annotated[str, Field(max_length=200), NoNul] | None = None
     technology: Technology | None = None
-    rated_power_w: float | None = Field(None, gt=0, le=10000)
+    rated_power_w: RatedPowerW | None = None
     install_date: date | None = None
     state: LampState | None = None
-    properties: dict[str, Any] | None = None
+    properties: JsonObject | None = None
 
     @model_validator(mode="after")
     def _required_not_cleared(self) -> LampUpdate:

@@ -25,8 +25,10 @@ from api.predictions.schemas import (
     Prediction,
     PredictionPage,
     PredictionPoint,
+    Probability,
 )
 from api.problems import ProblemException
+from core.columns import Text
 
 router = APIRouter(prefix="/api/v1", tags=["predictions"], responses=problems.responses(401, 403))
 
@@ -40,14 +42,14 @@ router = APIRouter(prefix="/api/v1", tags=["predictions"], responses=problems.re
 def list_predictions(
     conn: Conn,
     who: FieldStaff,
-    group_name: Annotated[str | None, Query(description="Exact group name.")] = None,
-    circuit: Annotated[str | None, Query(description="Exact circuit.")] = None,
-    street: Annotated[str | None, Query(description="Exact street name.")] = None,
+    group_name: Annotated[Text | None, Query(description="Exact group name.")] = None,
+    circuit: Annotated[Text | None, Query(description="Exact circuit.")] = None,
+    street: Annotated[Text | None, Query(description="Exact street name.")] = None,
     min_probability: Annotated[
-        float | None, Query(ge=0, le=1, description="Only lamps at this probability or above.")
+        Probability | None, Query(description="Only lamps at this probability or above.")
     ] = None,
     bbox: Annotated[
-        str | None,
+        Text | None,
         Query(description="min_lon,min_lat,max_lon,max_lat (WGS 84 degrees).", examples=["2.34,48.85,2.36,48.86"]),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -84,12 +86,12 @@ def list_predictions(
 def list_circuit_predictions(
     conn: Conn,
     who: FieldStaff,
-    circuit: Annotated[str | None, Query(description="Exact circuit.")] = None,
+    circuit: Annotated[Text | None, Query(description="Exact circuit.")] = None,
     street: Annotated[
-        str | None, Query(description="Exact street name: circuits with a lamp not retired on it.")
+        Text | None, Query(description="Exact street name: circuits with a lamp not retired on it.")
     ] = None,
     min_probability: Annotated[
-        float | None, Query(ge=0, le=1, description="Only circuits at this probability or above.")
+        Probability | None, Query(description="Only circuits at this probability or above.")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Offset = 0,

@@ -10,13 +10,17 @@ joint or cabinet that cuts the circuit's lamps), checked in one visit at the cab
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Generic, Literal
+from typing import Annotated, Generic, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
 
 from api.paging import ItemT, PageBounds
 from api.vocabulary import LampState, WorkOrderSource
+from core.columns import FitsReal
+
+# A probability as the `real` columns hold it, and as a filter compared with them.
+Probability = Annotated[float, Field(ge=0, le=1), FitsReal]
 
 REASON_EXAMPLE: JsonDict = {
     "feature": "power_factor_trend_10d",

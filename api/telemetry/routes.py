@@ -21,6 +21,7 @@ from api.lamps.schemas import LAMP_ID_PATTERN
 from api.problems import ProblemException
 from api.telemetry import queries as telemetry_queries
 from api.telemetry.schemas import Bucket, Telemetry
+from core.columns import Text
 from core.contract import MEASUREMENT_FIELDS
 from core.settings import Settings
 
@@ -101,7 +102,7 @@ def group_telemetry(
     db: Db,
     who: Reader,
     settings: SettingsDep,
-    group_name: str,
+    group_name: Text,
     from_: From = None,
     to: To = None,
     bucket: BucketParam = "1h",
@@ -132,7 +133,7 @@ def circuit_telemetry(
     db: Db,
     who: Reader,
     settings: SettingsDep,
-    circuit: str,
+    circuit: Text,
     from_: From = None,
     to: To = None,
     bucket: BucketParam = "1h",

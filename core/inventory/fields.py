@@ -1,7 +1,9 @@
 """One row's values checked against the `lamps` table's rules, whatever the file format.
 
-A row these checks accept never fails the table's constraints; each problem
-found becomes one reason, worded for the administrator.
+A row these checks accept never fails the table's constraints nor its column types
+(`core.columns`: no NUL in text, `rated_power_w` within `real`, finite numbers in the
+properties); each problem found becomes one reason naming its field, worded for the
+administrator.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Callable, Mapping
 from datetime import date
 from typing import Any
 
+from core.columns import dotted, fits_real, json_problems, shown, text_problem
 from core.contract import LAMP_ID_PATTERN, LAMP_ID_RE
 from core.inventory.records import (
     LAT_RANGE_DEG,
@@ -119,8 +122,9 @@ def _shown(value: Any) -> str:
 
 
 def _lamp_id_text(value: Any) -> str | None:
+    """The lamp id as the errors name it (a NUL shown as its escape)."""
     if isinstance(value, str):
-        return value.strip() or None
+        return shown(value.strip()) or None
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)  # GeoJSON allows numeric feature ids
     return None
@@ -129,6 +133,9 @@ def _lamp_id_text(value: Any) -> str | None:
 def _check_lamp_id(value: Any, lamp_id: str | None) -> None:
     if is_blank(value):
         raise _BadValue("missing lamp_id")
+    problem = text_problem(value) if isinstance(value, str) else None
+    if problem is not None:
+        raise _BadValue(f"lamp_id {problem}")
     if lamp_id is None:
         raise _BadValue(f"lamp_id {_shown(value)} must be text matching {_LAMP_ID_SHAPE}")
     if not LAMP_ID_RE.fullmatch(lamp_id):
@@ -144,8 +151,9 @@ def _text(name: str, value: Any) -> str:
         text = str(value)  # e.g. "circuit": 12 in GeoJSON
     else:
         raise _BadValue(f"{name} must be text, not {_shown(value)}")
-    if "\x00" in text:
-        raise _BadValue(f"{name} contains a NUL character")
+    problem = text_problem(text)
+    if problem is not None:
+        raise _BadValue(f"{name} {problem}")
     return text
 
 
@@ -187,6 +195,8 @@ def _rated_power_w(value: Any, decimal_comma: bool) -> float | None:
         raise _BadValue(f"rated_power_w must be a number > 0 (got {_shown(value)})")
     if power_w > MAX_RATED_POWER_W:
         raise _BadValue(f"rated_power_w {_shown(value)} is above the {MAX_RATED_POWER_W} W limit")
+    if not fits_real(power_w):
+        raise _BadValue(f"rated_power_w {_shown(value)} is too small to store (a real column holds from 1.4e-45)")
     return power_w
 
 
@@ -221,6 +231,6 @@ def _state(value: Any) -> str | None:
 
 
 def _check_properties(extras: Mapping[str, Any]) -> None:
-    # PostgreSQL's jsonb refuses the NUL character anywhere.
-    if extras and "\x00" in json.dumps(extras, ensure_ascii=False):
-        raise _BadValue("an extra column contains a NUL character")
+    # Kept as jsonb, which refuses the NUL character and numbers that are not finite.
+    for path, problem in json_problems(dict(extras)):
+        raise _BadValue(f"{dotted(path)} {problem}")

@@ -183,6 +183,8 @@ def _parse_geojson(text: str) -> ParsedInventory:
         ) from None
     except ValueError as exc:
         raise InventoryFormatError(f"the file is not valid JSON: {exc}") from None
+    except RecursionError:  # Python's parser recurses once per level of nesting
+        raise InventoryFormatError("the file is not valid GeoJSON: it is nested too deeply") from None
     if not isinstance(document, dict) or document.get("type") != "FeatureCollection":
         found = document.get("type") if isinstance(document, dict) else type(document).__name__
         raise InventoryFormatError(f"the file is not a GeoJSON FeatureCollection (its type is {found!r})")

@@ -144,6 +144,31 @@ def test_bad_csv_rows_are_named_with_line_and_reason(row: str, lamp_id: str | No
     assert reasons(parsed) == [(3, lamp_id, reason)]
 
 
+@pytest.mark.parametrize(
+    ("row", "lamp_id", "reason"),
+    [
+        ("L1,Rue\x00,,,", "L1", "name contains a NUL character"),
+        ("L\x001,,,,", "L\\u00001", "lamp_id contains a NUL character"),
+        ("L1,,LED\x00,,", "L1", "technology 'LED\\x00' is not one of LED, HPS, LPS, MH, CFL, OTHER"),
+        ("L1,,,,P\x00-1", "L1", "pole contains a NUL character"),
+        ("L1,,,1e-300,", "L1", "rated_power_w 1e-300 is too small to store (a real column holds from 1.4e-45)"),
+        ("L1,,,5e-324,", "L1", "rated_power_w 5e-324 is too small to store (a real column holds from 1.4e-45)"),
+    ],
+)
+def test_what_its_column_cannot_hold_is_a_line_error_naming_the_field(row: str, lamp_id: str, reason: str) -> None:
+    parsed = parse_inventory(csv_bytes("lamp_id,name,technology,rated_power_w,pole", "L0,,,1.4e-45,", row), "lamps.csv")
+
+    assert [(r.lamp_id, r.rated_power_w) for r in parsed.records] == [("L0", 1.4e-45)]
+    assert reasons(parsed) == [(3, lamp_id, reason)]
+
+
+def test_nul_in_a_column_name_is_a_line_error_of_each_row_using_it() -> None:
+    parsed = parse_inventory(csv_bytes("lamp_id,po\x00le", "L1,", "L2,P-2"), "lamps.csv")
+
+    assert [r.lamp_id for r in parsed.records] == ["L1"]
+    assert reasons(parsed) == [(3, "L2", "po\\u0000le has a NUL character in its name")]
+
+
 def test_a_row_with_several_problems_reports_each_and_counts_once() -> None:
     parsed = parse_inventory(csv_bytes(HEADER, "L1,,91,4,,,,XYZ,-3,"), "lamps.csv")
 
@@ -345,9 +370,30 @@ def test_bad_geojson_features_are_named_by_number() -> None:
     assert str(parsed.errors[0]) == "feature 2 (L2): lat 91.2 is outside -90..90"
 
 
+def test_geojson_values_their_columns_cannot_hold_are_feature_errors() -> None:
+    data = geojson_bytes(
+        feature("L1", 4.8, 45.7, owner="Ville\x00"),
+        feature("L2", 4.8, 45.7, rated_power_w=5e-324),
+        feature("L3", 4.8, 45.7, vendor={"fl\x00ags": [1]}),
+        feature("L4", 4.8, 45.7, vendor={"flags": [1, "infinite"]}),
+        feature("L5", 4.8, 45.7, rated_power_w=54),
+    ).replace(b'"infinite"', b"1e400")
+
+    parsed = parse_inventory(data, "lamps.geojson")
+
+    assert [r.lamp_id for r in parsed.records] == ["L5"]
+    assert reasons(parsed) == [
+        (1, "L1", "owner contains a NUL character"),
+        (2, "L2", "rated_power_w 5e-324 is too small to store (a real column holds from 1.4e-45)"),
+        (3, "L3", "vendor.fl\\u0000ags has a NUL character in its name"),
+        (4, "L4", "vendor.flags.1 is not a finite number"),
+    ]
+
+
 @pytest.mark.parametrize(
     ("data", "message"),
     [
+        (b'{"type": "FeatureCollection", "features": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "nested too deeply"),
         (b"{not json", "not valid JSON"),
         (b'{"type": "FeatureCollection", "features": [NaN]}', "not valid JSON"),
         (b'{"type": "Feature", "geometry": null}', "not a GeoJSON FeatureCollection"),
@@ -511,6 +557,32 @@ def test_bad_rows_import_nothing_unless_skip_bad(conn: psycopg.Connection) -> No
     assert report.errors == parsed.errors
     assert sorted(lamps(conn)) == ["L1", "L2", "L3"]
     assert lamps(conn)["L1"][0] == "Quai 1"  # the first listing of a duplicate is the one kept
+
+
+def test_rows_their_columns_cannot_hold_never_reach_the_database(conn: psycopg.Connection) -> None:
+    import_inventory(conn, parse_inventory(THREE_LAMPS, "lamps.csv"))
+    before = lamps(conn)
+    data = csv_bytes(
+        HEADER + ",pole",
+        "L1,Quai 1 bis,45.7601,4.8357,Quai Saint-Vincent,C1,quays,LED,1e-300,2019-06-30,P-1",
+        "L2,Quai\x00 2,45.7605,4.8360,Quai Saint-Vincent,C1,quays,HPS,150,,",
+        "L3,,,,,C2,,,,,P\x00",
+        "L4,Quai 4,,,,C2,,,54,,",
+    )
+    parsed = parse_inventory(data, "lamps.csv")
+
+    with pytest.raises(InventoryRejected) as caught:
+        import_inventory(conn, parsed)
+
+    assert [str(error) for error in caught.value.errors] == [
+        "line 2 (L1): rated_power_w 1e-300 is too small to store (a real column holds from 1.4e-45)",
+        "line 3 (L2): name contains a NUL character",
+        "line 4 (L3): pole contains a NUL character",
+    ]
+    assert lamps(conn) == before
+
+    assert counts(import_inventory(conn, parsed, skip_bad=True)) == (1, 0, 0, 3)
+    assert lamps(conn) == before | {"L4": lamps(conn)["L4"]}
 
 
 def test_a_database_failure_imports_nothing(conn: psycopg.Connection) -> None:

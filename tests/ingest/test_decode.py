@@ -12,7 +12,7 @@ import pytest
 
 from core.contract import MAX_PAYLOAD_BYTES, MEASUREMENT_FIELDS, TelemetryReading, TopicKind, Topics
 from ingest import fast_decode
-from ingest.decode import READING_COLUMNS, DeadLetterReason, Decoded, TopicCache, decode_message
+from ingest.decode import READING_COLUMNS, REAL_FIELDS, DeadLetterReason, Decoded, TopicCache, decode_message
 from ingest.fast_decode import decode_fast, single_reading_values
 
 R = DeadLetterReason
@@ -399,6 +399,102 @@ def test_bad_ack(payload: Any, reason: DeadLetterReason) -> None:
     only_dead_letter(decode(TopicKind.PLAN_ACK, payload), reason)
 
 
+# --- values the contract takes but their column cannot hold ------------------------
+
+
+@pytest.mark.parametrize("field", REAL_FIELDS)
+def test_a_measurement_too_small_for_its_real_column_is_out_of_range(field: str) -> None:
+    value = -1e-300 if field == "rssi_dbm" else 1e-300  # within the contract's bounds
+    for decoded in fast_and_full(json.dumps(reading(**{field: value})).encode()):
+        detail = only_dead_letter(decoded, R.OUT_OF_RANGE)
+        assert detail.startswith(f"{field}: Input should be zero, or a magnitude from 1.4e-45"), detail
+
+
+def test_the_smallest_real_and_tiny_doubles_are_kept() -> None:
+    [row] = decode(TopicKind.TELEMETRY, reading(voltage_v=1.4e-45, energy_wh=1e-300)).readings
+    values = dict(zip(READING_COLUMNS, row.values))
+    assert (values["voltage_v"], values["energy_wh"]) == (1.4e-45, 1e-300)
+
+
+@pytest.mark.parametrize(
+    ("kind", "body", "detail"),
+    [
+        (TopicKind.TELEMETRY, reading(note="new\x00driver"), "note: contains a NUL character"),
+        (
+            TopicKind.TELEMETRY,
+            reading(vendor={"co\x00de": "X7"}),
+            "vendor.co\\u0000de: has a NUL character in its name",
+        ),
+        (
+            TopicKind.TELEMETRY,
+            [reading(), reading(minute="\x00")],
+            "element 2 of 2: minute: contains a NUL character",
+        ),
+        (
+            TopicKind.EVENT,
+            {"ts": TS, "type": "repaired", "detail": "new\x00driver"},
+            "detail: contains a NUL character",
+        ),
+        (
+            TopicKind.EVENT,
+            {"ts": TS, "type": "repaired", "detail": {"parts": ["driver", "\x00"]}},
+            "detail.parts.1: contains a NUL character",
+        ),
+        (
+            TopicKind.PLAN_ACK,
+            {"version": 3, "status": "rejected", "reason": "full\x00"},
+            "reason: contains a NUL character",
+        ),
+    ],
+)
+def test_nul_in_what_is_stored_as_text_or_json_is_an_invalid_value(kind: TopicKind, body: Any, detail: str) -> None:
+    assert "\\u0000" in json.dumps(body)  # as a controller sends it
+    decoded = decode(kind, body)
+    assert [(d.reason, d.detail) for d in decoded.dead_letters] == [(R.INVALID_VALUE, detail)]
+    assert len(decoded.readings) == (1 if isinstance(body, list) else 0)  # the good element of the batch stays
+
+
+@pytest.mark.parametrize(
+    ("kind", "payload", "detail"),
+    [
+        (TopicKind.TELEMETRY, b'{"ts": "' + TS.encode() + b'", "power_w": 5, "tilt": [1, -1e999]}', "tilt.1"),
+        (
+            TopicKind.EVENT,
+            b'{"ts": "' + TS.encode() + b'", "type": "cycling", "detail": {"rate": 1e999}}',
+            "detail.rate",
+        ),
+    ],
+)
+def test_a_number_that_is_not_finite_in_json_is_out_of_range(kind: TopicKind, payload: bytes, detail: str) -> None:
+    assert only_dead_letter(decode(kind, payload), R.OUT_OF_RANGE) == f"{detail}: is not a finite number"
+
+
+@pytest.mark.parametrize(
+    ("kind", "body"),
+    [
+        (TopicKind.EVENT, {"ts": TS, "type": "lamp\x00failure"}),
+        (TopicKind.STATUS, "online\x00"),
+        (TopicKind.PLAN_ACK, {"version": 3, "status": "applied\x00"}),
+    ],
+)
+def test_nul_in_a_closed_value_is_an_invalid_value(kind: TopicKind, body: Any) -> None:
+    only_dead_letter(decode(kind, body), R.INVALID_VALUE)
+
+
+def test_a_topic_holding_nul_is_unknown_and_stored_without_it() -> None:
+    name = f"{TOPICS.prefix}/lamps/L\x001/telemetry"
+    for decoded in fast_and_full(json.dumps(reading()).encode(), name):
+        only_dead_letter(decoded, R.UNKNOWN_TOPIC)
+        assert decoded.dead_letters[0].topic == f"{TOPICS.prefix}/lamps/L\\u00001/telemetry"
+        assert decoded.lamp_id is None
+
+
+def test_a_batch_nested_too_deep_for_the_parser_is_invalid_json() -> None:
+    payload = b"[" * MAX_PAYLOAD_BYTES
+    for decoded in fast_and_full(payload):
+        assert only_dead_letter(decoded, R.INVALID_JSON) == "nested too deeply"
+
+
 # --- the shape of the result -----------------------------------------------------
 
 
@@ -446,11 +542,11 @@ FIELD_VALUES: dict[str, tuple[list[Any], list[Any]]] = {
          1764090000.5, None, True, ["2026-11-25T17:00:00Z"]],
     ),
     "seq": ([0, 1, 2**63 - 1, None], [2**63, -1, 2.0, 1.5, "1", True, 10**30]),
-    "voltage_v": ([0, 0.0, 231.4, 1000, 1000.0, -0.0, None], [1000.0001, -1e-9, 2**53 + 1, "231", False]),
-    "current_a": ([0.24, 100, None], [100.5, "0.2"]),
+    "voltage_v": ([0, 0.0, 231.4, 1000, 1000.0, -0.0, 1.4e-45, None], [1000.0001, -1e-9, 2**53 + 1, "231", False, 1e-300]),
+    "current_a": ([0.24, 100, None], [100.5, "0.2", 5e-324]),
     "power_w": ([52.1, 0, 100_000, None], [100_000.01, -0.5, 1e999, -1e999, True]),
     "power_factor": ([0.96, 1, 1.0, 0, None], [1.01, -0.01]),
-    "energy_wh": ([1532200.0, 0, 10**20, 9007199254740993, 1.7e308, None], [-1, "1"]),
+    "energy_wh": ([1532200.0, 0, 10**20, 9007199254740993, 1.7e308, 1e-300, None], [-1, "1"]),
     "dim_level": ([100, 100.0, 60, 0, None], [100.5, -1]),
     "driver_temp_c": ([38.5, -60, 200, None], [-60.5, 200.1]),
     "ambient_lux": ([0, 200_000, 3.5, None], [200_001]),
@@ -526,6 +622,13 @@ def test_the_fast_path_agrees_with_the_contract_on_random_readings() -> None:
         pytest.param(b'{"ts": "' + TS.encode() + b'", "power_w": 5, "note": "\xff"}', id="invalid UTF-8"),
         pytest.param(json.dumps(reading()).encode("utf-16"), id="UTF-16"),
         pytest.param(json.dumps([reading()]).encode(), id="a batch of one"),
+        pytest.param(json.dumps(reading(voltage_v=1e-300)).encode(), id="too small for real"),
+        pytest.param(b'{"ts": "' + TS.encode() + b'", "power_w": 0.' + b"0" * 50 + b"1}", id="too small, no exponent"),
+        pytest.param(b'{"ts": "' + TS.encode() + b'", "power_w": 0.' + b"0" * 40 + b"1}", id="small, no exponent"),
+        pytest.param(json.dumps(reading(rssi_dbm=-1.4e-45)).encode(), id="the smallest real"),
+        pytest.param(json.dumps(reading(note="a\x00b")).encode(), id="NUL in an extra field"),
+        pytest.param(json.dumps(reading(**{"no\x00te": 1})).encode(), id="NUL in an extra name"),
+        pytest.param(b'{"ts": "' + TS.encode() + b'", "power_w": 5, "tilt": 1e999}', id="extra not finite"),
         pytest.param(b"{}", id="empty object"),
         pytest.param(b"", id="empty payload"),
         pytest.param(padded_reading(MAX_PAYLOAD_BYTES), id="exactly 64 KiB"),

@@ -9,7 +9,7 @@ import psycopg
 import pytest
 
 from core.contract import TelemetryReading, Topics
-from ingest.decode import READING_COLUMNS, TopicCache, decode_message
+from ingest.decode import READING_COLUMNS, REAL_FIELDS, TopicCache, decode_message
 from ingest.fast_decode import decode_fast
 from ingest.store import READING_COPY_TYPES, LampDirectory, Message, write_batch
 
@@ -184,3 +184,39 @@ def test_every_real_column_is_bounded_within_float4_by_the_contract():
         if kind == "float4":
             number = next(option for option in schema[column]["anyOf"] if option["type"] == "number")
             assert -3.4e38 < number["minimum"] and number["maximum"] < 3.4e38, column
+
+
+def test_the_real_fields_refused_when_too_small_are_the_float4_columns():
+    float4 = tuple(column for column, kind in zip(READING_COLUMNS, READING_COPY_TYPES) if kind == "float4")
+    assert REAL_FIELDS == float4
+
+
+def test_values_their_columns_cannot_hold_never_reach_the_database(conn):
+    stored_before = write_batch(conn, [message("L1", "telemetry", reading(0))], LampDirectory())
+    assert stored_before.readings_inserted == 1
+    nul = "\x00"
+    bad = [
+        message("L1", "telemetry", reading(1, voltage_v=1e-300)),
+        message("L1", "telemetry", reading(2, note=f"a{nul}b")),
+        message("L1", "telemetry", b'{"ts": "' + reading(3)["ts"].encode() + b'", "power_w": 1, "tilt": 1e999}'),
+        message("L1", "event", {"ts": reading(4)["ts"], "type": "repaired", "detail": {"by": f"crew{nul}"}}),
+        message("L1", "plan/ack", {"version": 3, "status": "rejected", "reason": f"full{nul}"}),
+        Message(
+            f"streetlight/v1/lamps/L{nul}1/status",
+            b"online",
+            NOW,
+            decode_message(f"streetlight/v1/lamps/L{nul}1/status", b"online", TOPICS, NOW),
+        ),
+    ]
+    good = message("L2", "telemetry", reading(5))
+    # One transaction for the whole batch: a value the database refused would have failed it all.
+    result = write_batch(conn, [*bad, good], LampDirectory())
+    assert (result.readings_inserted, result.events_inserted, result.acks) == (1, 0, 0)
+    assert dict(result.dead_letters) == {"out_of_range": 2, "invalid_value": 3, "unknown_topic": 1}
+    assert count(conn, "SELECT count(*) FROM readings") == 2
+    assert count(conn, "SELECT count(*) FROM events") + count(conn, "SELECT count(*) FROM plan_acks") == 0
+    stored = conn.execute("SELECT reason, detail, payload FROM dead_letters ORDER BY id").fetchall()
+    assert [(reason, bytes(payload)) for reason, _, payload in stored] == [
+        (d.reason.value, d.payload) for m in bad for d in m.decoded.dead_letters
+    ]
+    assert stored[0][1].startswith("voltage_v: Input should be zero, or a magnitude from 1.4e-45")

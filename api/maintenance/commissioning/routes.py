@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request, status
+from pydantic import Field
 
 from accounts import record_audit
 from api import problems
@@ -20,6 +21,7 @@ from api.maintenance.commissioning import queries
 from api.maintenance.commissioning.schemas import DeadLetter, DeadLetterPage, UnknownLamp, UnknownLampPage
 from api.paging import Offset
 from api.problems import ProblemException
+from core.columns import NoNul, Text
 
 router = APIRouter(prefix="/api/v1", tags=["commissioning"], responses=problems.responses(401, 403))
 
@@ -42,8 +44,8 @@ def payload_view(payload: bytes) -> tuple[str, str]:
 def list_dead_letters(
     conn: Conn,
     who: FieldStaff,
-    reason: Annotated[str | None, Query(description="e.g. invalid_json, out_of_range, unknown_lamp")] = None,
-    lamp_id: Annotated[str | None, Query(max_length=200)] = None,
+    reason: Annotated[Text | None, Query(description="e.g. invalid_json, out_of_range, unknown_lamp")] = None,
+    lamp_id: Annotated[Annotated[str, Field(max_length=200), NoNul] | None, Query()] = None,
     since: Annotated[datetime | None, Query(description="Received at or after this instant.")] = None,
     until: Annotated[datetime | None, Query(description="Received before this instant.")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,

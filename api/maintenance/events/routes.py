@@ -17,9 +17,12 @@ from api.maintenance.events import queries as event_queries
 from api.maintenance.events.schemas import Event, EventCreate, EventPage
 from api.paging import Offset
 from api.problems import ProblemException
+from core.columns import Text
 from core.contract import MAX_FUTURE_SKEW
 
 router = APIRouter(prefix="/api/v1", tags=["events"], responses=problems.responses(401, 403))
+# PostgreSQL would store an instant before year 1 (UTC) as BC, which Python cannot read back.
+EARLIEST_EVENT_TS = datetime(1900, 1, 1, tzinfo=UTC)
 
 
 @router.get("/events", response_model=EventPage, summary="List events, newest first, filtered, a page at a time")
@@ -27,7 +30,7 @@ def list_events(
     conn: Conn,
     who: Reader,
     lamp_id: Annotated[str | None, Query(pattern=LAMP_ID_PATTERN)] = None,
-    types: Annotated[list[str] | None, Query(alias="type", description="Event type; repeat for several.")] = None,
+    types: Annotated[list[Text] | None, Query(alias="type", description="Event type; repeat for several.")] = None,
     since: Annotated[datetime | None, Query(description="From this instant, included.")] = None,
     until: Annotated[datetime | None, Query(description="Up to this instant, excluded.")] = None,
     open_only: Annotated[
@@ -67,6 +70,8 @@ def record_event(
         raise problems.invalid("ts", "give a UTC offset, e.g. 2026-11-25T18:00:00+01:00 or ...Z", location="body")
     if ts > now + MAX_FUTURE_SKEW:
         raise problems.invalid("ts", "the event cannot be in the future", location="body")
+    if ts < EARLIEST_EVENT_TS:
+        raise problems.invalid("ts", "the event cannot be before 1900", location="body")
     lamp = get_lamp(conn, lamp_id, for_update=True)
     if lamp is None:
         raise ProblemException(status.HTTP_404_NOT_FOUND, f"no lamp {lamp_id}")

@@ -10,6 +10,7 @@ from pydantic.config import JsonDict
 
 from api.paging import Page
 from api.vocabulary import EventSource
+from core.columns import JsonObject, Text
 from core.contract import EVENT_TYPE_PATTERN
 
 _EVENT_EXAMPLE: JsonDict = {
@@ -53,4 +54,4 @@ class EventCreate(BaseModel):
         "lamp_failure marks an in-service lamp faulty; repaired puts a faulty lamp back in service.",
     )
     ts: datetime | None = Field(None, description="When it happened (RFC 3339 with offset); now if left out.")
-    detail: str | dict[str, Any] | None = Field(None, description="Free text or an object.")
+    detail: Text | JsonObject | None = Field(None, description="Free text or an object.")

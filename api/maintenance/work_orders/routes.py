@@ -36,10 +36,11 @@ from api.paging import Offset
 from api.predictions import queries as prediction_queries
 from api.problems import ProblemException
 from api.vocabulary import WorkOrderStatus
+from core.columns import BIGINT_MAX, Text
 
 router = APIRouter(prefix="/api/v1", tags=["work-orders"], responses=problems.responses(401, 403))
 
-WorkOrderId = Annotated[int, Path(ge=1, description="The work order's number.")]
+WorkOrderId = Annotated[int, Path(ge=1, le=BIGINT_MAX, description="The work order's number.")]
 REPAIR_OUTCOMES = frozenset({"repaired", "replaced"})
 # The failure a technician finds comes just before the repair, so that the two are ordered in the events.
 FAILURE_BEFORE_REPAIR = timedelta(seconds=1)
@@ -70,8 +71,8 @@ def list_work_orders(
         list[WorkOrderStatus] | None, Query(alias="status", description="Status; repeat for several.")
     ] = None,
     lamp_id: Annotated[str | None, Query(pattern=LAMP_ID_PATTERN)] = None,
-    street: Annotated[str | None, Query(description="Exact street name.")] = None,
-    group_name: Annotated[str | None, Query(description="Exact group name.")] = None,
+    street: Annotated[Text | None, Query(description="Exact street name.")] = None,
+    group_name: Annotated[Text | None, Query(description="Exact group name.")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Offset = 0,
 ) -> WorkOrderPage:

@@ -7,7 +7,7 @@ until it is `scheduled` for a day and `done` once closed with an outcome.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.config import JsonDict
@@ -16,6 +16,7 @@ from api.lamps.schemas import LAMP_ID_PATTERN
 from api.paging import Page
 from api.predictions.schemas import REASON_EXAMPLE, Reason
 from api.vocabulary import LampState, Outcome, WorkOrderSource, WorkOrderStatus
+from core.columns import NoNul, Text
 
 _WORK_ORDER_EXAMPLE: JsonDict = {
     "id": 12,
@@ -112,8 +113,10 @@ class WorkOrderCreate(BaseModel):
     lamp_id: str = Field(pattern=LAMP_ID_PATTERN)
     source: WorkOrderSource
     fault_event_ts: datetime | None = Field(None, description="Source fault: the event's instant (with offset).")
-    fault_event_type: str | None = Field(None, max_length=64, description="Source fault: the event's type.")
-    notes: str = Field("", max_length=2000, description="Required for a manual work order: what is to be done.")
+    fault_event_type: Annotated[str, Field(max_length=64), NoNul] | None = Field(
+        None, description="Source fault: the event's type."
+    )
+    notes: Text = Field("", max_length=2000, description="Required for a manual work order: what is to be done.")
     scheduled_for: date | None = Field(None, description="Schedule the visit at once for this day.")
 
     @model_validator(mode="after")
@@ -138,7 +141,7 @@ class WorkOrderUpdate(BaseModel):
 
     status: Literal["open", "scheduled"] | None = None
     scheduled_for: date | None = None
-    notes: str | None = Field(None, max_length=2000, description="Replaces the notes.")
+    notes: Annotated[str, Field(max_length=2000), NoNul] | None = Field(None, description="Replaces the notes.")
 
     @model_validator(mode="after")
     def _consistent(self) -> WorkOrderUpdate:
@@ -167,7 +170,7 @@ class WorkOrderClose(BaseModel):
 
     outcome: Outcome
     failure_found: bool = Field(False, description="The lamp was failing when the technician came.")
-    notes: str = Field("", max_length=2000, description="Added to the work order's notes.")
+    notes: Text = Field("", max_length=2000, description="Added to the work order's notes.")
 
     @model_validator(mode="after")
     def _failure_needs_a_repair(self) -> WorkOrderClose:
@@ -183,4 +186,4 @@ class WorkOrderCancel(BaseModel):
         extra="forbid", json_schema_extra={"examples": [{"reason": "duplicate of work order 11"}]}
     )
 
-    reason: str = Field(min_length=1, max_length=2000, description="Added to the work order's notes.")
+    reason: Text = Field(min_length=1, max_length=2000, description="Added to the work order's notes.")
