@@ -19,14 +19,13 @@ from accounts.passwords import (
     generate_password,
     sha256_hex,
 )
+from accounts.throttle import LIMITS as LOGIN_LIMIT_NAMES
+from accounts.throttle import LoginLimits, LoginThrottled
 from accounts.users import (
-    FAILED_LOGIN_WINDOW,
     LOCALES,
-    MAX_FAILED_LOGINS,
     USERNAME_PATTERN,
     AccountError,
     LastAdminError,
-    LoginThrottled,
     Token,
     UnknownUserError,
     User,
@@ -58,9 +57,8 @@ from accounts.users import (
 )
 
 __all__ = [
-    "FAILED_LOGIN_WINDOW",
     "LOCALES",
-    "MAX_FAILED_LOGINS",
+    "LOGIN_LIMIT_NAMES",
     "PASSWORD_MAX_LENGTH",
     "PASSWORD_MIN_LENGTH",
     "TOKEN_PREFIX",
@@ -68,6 +66,7 @@ __all__ = [
     "AccountError",
     "AuditEntry",
     "LastAdminError",
+    "LoginLimits",
     "LoginThrottled",
     "Token",
     "UnknownUserError",

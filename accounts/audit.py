@@ -17,6 +17,8 @@ import psycopg
 from psycopg.rows import dict_row, tuple_row
 from psycopg.types.json import Jsonb
 
+from core.paging import page_clause
+
 ANONYMOUS = "anonymous"
 SYSTEM = "system"  # the command line and the demo
 
@@ -50,13 +52,15 @@ def record(
     before: dict | None = None,
     after: dict | None = None,
     client_ip: str | None = None,
+    *,
+    at: datetime | None = None,
 ) -> int:
-    """Add one entry; it commits with the caller's transaction."""
+    """Add one entry; it commits with the caller's transaction. `at`: now, unless given."""
     with conn.cursor(row_factory=tuple_row) as cur:
         row = cur.execute(
-            """INSERT INTO audit_log (actor, action, target, before, after, client_ip)
-               VALUES (%s, %s, %s, %s, %s, %s) RETURNING audit_id""",
-            (actor, action, target, _json(before), _json(after), client_ip),
+            """INSERT INTO audit_log (actor, action, target, before, after, client_ip, at)
+               VALUES (%s, %s, %s, %s, %s, %s, coalesce(%s::timestamptz, now())) RETURNING audit_id""",
+            (actor, action, target, _json(before), _json(after), client_ip, at),
         ).fetchone()
     assert row is not None  # INSERT ... RETURNING gives its row
     return row[0]
@@ -86,7 +90,7 @@ def list_entries(
         total = counted["n"]
         rows = cur.execute(
             f"""SELECT audit_id, at, actor, action, target, before, after, client_ip FROM audit_log
-                WHERE {where} ORDER BY at DESC, audit_id DESC LIMIT %(limit)s OFFSET %(offset)s""",
-            filters | {"limit": limit, "offset": offset},
+                WHERE {where} ORDER BY at DESC, audit_id DESC {page_clause(limit, offset)}""",
+            filters,
         ).fetchall()
     return total, [AuditEntry(**row) for row in rows]

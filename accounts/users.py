@@ -1,4 +1,4 @@
-"""Accounts, API tokens, console sessions and the login limit: plain functions taking a connection.
+"""Accounts, API tokens, console sessions and signing in: plain functions taking a connection.
 
 Nothing here commits: the caller's transaction holds the change together with its
 audit entry. Hashes never leave this module; `User` and `Token` carry none. Every
@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 import psycopg
 from psycopg.rows import class_row, dict_row, tuple_row
 
-from accounts import audit
+from accounts import audit, throttle
 from accounts.listeners import credentials_changed
 from accounts.passwords import (
     burn_verification,
@@ -28,15 +28,13 @@ from accounts.passwords import (
     sha256_hex,
     verify_password_hash,
 )
+from accounts.throttle import LoginLimits, LoginThrottled
 from core.vocabulary import Role
 
 LOCALES = ("en", "fr")
 USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")  # as the users table's CHECK
 
-# The login limit: this many failures for one username or one client address within
-# the window, and further attempts are refused until the oldest of them is older than the window.
-MAX_FAILED_LOGINS = 5
-FAILED_LOGIN_WINDOW = timedelta(minutes=15)
+DEFAULT_LIMITS = LoginLimits()
 
 
 class AccountError(ValueError):
@@ -374,101 +372,57 @@ def end_sessions(conn: psycopg.Connection, user_id: int, *, keep_session_id: str
     return conn.execute("DELETE FROM sessions WHERE user_id = %s AND session_sha256 <> %s", (user_id, keep)).rowcount
 
 
-# --- the sign-in limit -----------------------------------------------------------------------------
-# Both kinds of wrong password count: at the login form, and as the current password
-# when changing it (so that a stolen session cannot be used to guess the password either).
-FAILED_PASSWORD_ACTIONS = ("login_failed", "password_change_failed")
-
-
-class LoginThrottled(Exception):
-    def __init__(self, retry_after_s: float) -> None:
-        super().__init__(f"too many failed sign-ins; try again in {max(1, round(retry_after_s))} s")
-        self.retry_after_s = retry_after_s
-
-
-def lock_login_attempts(conn: psycopg.Connection, username: str, client_ip: str | None) -> None:
-    """Serialize the attempts on one username and from one address until the transaction ends.
-
-    Without it, a burst of parallel attempts would all be checked before any failure is
-    recorded. Usernames are always locked before addresses, so two attempts cannot deadlock.
-    """
-    conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", ("login " + user_target(username),))
-    if client_ip:
-        conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", ("login ip:" + client_ip,))
-
-
-def login_retry_after(conn: psycopg.Connection, username: str, client_ip: str | None) -> float | None:
-    """Seconds until one more attempt is allowed, or None when it is allowed now.
-
-    Failures count for a username until it signs in successfully; for an address they
-    always count (else signing in to one's own account would reset the count while
-    guessing at others').
-    """
-    params = {
-        "target": user_target(username),
-        "ip": client_ip,
-        "window": FAILED_LOGIN_WINDOW,
-        "skip": MAX_FAILED_LOGINS - 1,
-    }
-    # Each query finds the failure whose ageing out brings the count under the limit.
-    waits = []
-    by_username = _run(
-        conn,
-        """SELECT extract(epoch FROM f.at + %(window)s - now()) FROM audit_log f
-           WHERE f.action IN ('login_failed', 'password_change_failed') AND f.target = %(target)s
-             AND f.at > now() - %(window)s
-             AND f.at > coalesce((SELECT max(s.at) FROM audit_log s
-                                  WHERE s.action = 'login' AND s.target = %(target)s), '-infinity')
-           ORDER BY f.at DESC OFFSET %(skip)s LIMIT 1""",
-        params,
-    ).fetchone()
-    if by_username is not None:
-        waits.append(float(by_username[0]))
-    if client_ip:
-        by_address = _run(
-            conn,
-            """SELECT extract(epoch FROM at + %(window)s - now()) FROM audit_log
-               WHERE action IN ('login_failed', 'password_change_failed') AND client_ip = %(ip)s
-                 AND at > now() - %(window)s
-               ORDER BY at DESC OFFSET %(skip)s LIMIT 1""",
-            params,
-        ).fetchone()
-        if by_address is not None:
-            waits.append(float(by_address[0]))
-    return max(waits) if waits else None
-
-
+# --- signing in, under the limit (accounts.throttle) ---------------------------------------------------
 def check_password_attempt(
     conn: psycopg.Connection,
     username: str,
     password: str,
     client_ip: str | None,
     *,
+    limits: LoginLimits = DEFAULT_LIMITS,
     actor: str = audit.ANONYMOUS,
     failed_action: str = "login_failed",
+    now: datetime | None = None,
 ) -> User | None:
-    """Check a password under the limit; a failure is audited as `failed_action`.
+    """Check a password under the sign-in limit; a failure is audited as `failed_action`.
 
     Returns the user, or None for wrong credentials; raises LoginThrottled over the
-    limit, without looking at the password. The caller commits in every case, so that
-    failures are counted although the request fails.
+    limit, audited as `login_throttled`, without looking at the password. The caller
+    commits in every case, so that failures are counted although the request fails.
     """
-    if failed_action not in FAILED_PASSWORD_ACTIONS:
+    if failed_action not in throttle.FAILED_PASSWORD_ACTIONS:
         raise ValueError(f"{failed_action} is not counted by the sign-in limit")
-    lock_login_attempts(conn, username, client_ip)
-    wait_s = login_retry_after(conn, username, client_ip)
-    if wait_s is not None:
-        audit.record(conn, actor, "login_throttled", user_target(username), client_ip=client_ip)
-        raise LoginThrottled(wait_s)
+    target = user_target(username)
+    throttle.lock_address(conn, client_ip)
+    now = now or throttle.clock()  # read once the lock is held: later than any failure recorded before
+    refused = throttle.check(conn, target, client_ip, limits, now)
+    if refused is not None:
+        limit, wait_s = refused
+        attempt = "password_change" if failed_action == "password_change_failed" else "login"
+        after = {"limit": limit, "attempt": attempt, "retry_after_s": throttle.whole_s(wait_s)}
+        audit.record(conn, actor, throttle.THROTTLED_ACTION, target, after=after, client_ip=client_ip, at=now)
+        raise LoginThrottled(wait_s, limit)
     user = verify_password(conn, username, password)
     if user is None:
-        audit.record(conn, actor, failed_action, user_target(username), client_ip=client_ip)
+        audit.record(conn, actor, failed_action, target, client_ip=client_ip, at=now)
     return user
 
 
-def attempt_login(conn: psycopg.Connection, username: str, password: str, client_ip: str | None) -> User | None:
-    """A sign-in: the user, or None for wrong credentials (LoginThrottled over the limit); audited either way."""
-    user = check_password_attempt(conn, username, password, client_ip)
+def attempt_login(
+    conn: psycopg.Connection,
+    username: str,
+    password: str,
+    client_ip: str | None,
+    *,
+    limits: LoginLimits = DEFAULT_LIMITS,
+    now: datetime | None = None,
+) -> User | None:
+    """A sign-in: the user, or None for wrong credentials (LoginThrottled over the limit); audited either way.
+
+    A sign-in forgives the account's earlier failures from the same address (accounts.throttle).
+    """
+    user = check_password_attempt(conn, username, password, client_ip, limits=limits, now=now)
     if user is not None:
-        audit.record(conn, user.username, "login", user_target(user.username), client_ip=client_ip)
+        at = now or throttle.clock()
+        audit.record(conn, user.username, "login", user_target(user.username), client_ip=client_ip, at=at)
     return user

@@ -101,6 +101,31 @@ class Settings(BaseSettings):
         description="How long each server process keeps a signed-in principal in memory (0: not at all); a"
         " revocation, deactivation or role change made elsewhere takes effect within this delay",
     )
+    # The sign-in limit (accounts.throttle): wrong passwords slow down the address they come from.
+    login_failures_per_address_user: int = Field(
+        5,
+        ge=1,
+        le=1000,
+        description="Wrong passwords for one username from one address before each further attempt from there"
+        " for that username waits",
+    )
+    login_failures_per_address: int = Field(
+        20,
+        ge=1,
+        le=100_000,
+        description="Wrong passwords from one address, whatever the usernames, before each further attempt from"
+        " there waits (raise it for a town whose staff share one address)",
+    )
+    login_first_delay_s: float = Field(
+        15.0, ge=1, le=3600, description="The first wait once a limit is reached; each further failure doubles it"
+    )
+    login_max_delay_s: float = Field(900.0, gt=0, le=24 * 3600, description="The longest wait")
+    login_failure_window_hours: float = Field(
+        24.0,
+        gt=0,
+        le=24 * 30,
+        description="How long a wrong password counts (unless its account then signs in from the same address)",
+    )
 
     @field_validator("topic_prefix")
     @classmethod

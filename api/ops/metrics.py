@@ -1,7 +1,8 @@
-"""Prometheus metrics: ingest counters, ingest lag, lamps online, API request latency.
+"""Prometheus metrics: ingest counters, ingest lag, lamps online, API request latency, sign-in refusals.
 
 `install` adds the latency middleware (one histogram per application, labelled by
-route template, never by the raw path, so ids do not multiply the series). The
+route template, never by the raw path, so ids do not multiply the series) and the
+counter of attempts the sign-in limit refused (`count_login_throttled`). The
 endpoint builds a registry per scrape from the application's histogram, the
 ingester's counters (when the ingester runs in this process) and a few cheap
 database queries. Like every endpoint but health, it needs a role or a token;
@@ -15,11 +16,12 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request, Response
-from prometheus_client import CollectorRegistry, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import choose_encoder
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+import accounts
 from api import problems
 from api.database import DictConnection
 from api.deps import Conn, Reader
@@ -75,6 +77,20 @@ def install(app: FastAPI, ingest_stats: IngestStats | None) -> None:
     app.state.request_latency = histogram
     app.state.ingest_stats = ingest_stats
     app.add_middleware(RequestLatency, histogram=histogram)
+    login_throttled = Counter(
+        "streetlight_login_throttled",
+        "Sign-in and password-change attempts refused by the sign-in limit, by the limit that refused",
+        ["limit"],
+        registry=None,
+    )
+    for limit in accounts.LOGIN_LIMIT_NAMES:
+        login_throttled.labels(limit)  # shown from the start, at 0
+    app.state.login_throttled = login_throttled
+
+
+def count_login_throttled(request: Request, limit: str) -> None:
+    """Count one attempt the sign-in limit refused; `limit`: one of accounts.LOGIN_LIMIT_NAMES."""
+    request.app.state.login_throttled.labels(limit).inc()
 
 
 @router.get(
@@ -90,6 +106,7 @@ def metrics(conn: Conn, who: Reader, request: Request) -> Response:
         families += ingest_metrics(ingest_stats())
     registry = CollectorRegistry(auto_describe=False)
     registry.register(request.app.state.request_latency)
+    registry.register(request.app.state.login_throttled)
     registry.register(_Families(families))
     encode, content_type = choose_encoder(request.headers.get("accept", ""))
     return Response(encode(registry), media_type=content_type)

@@ -12,6 +12,7 @@ from api.accounts.audit.schemas import AuditPage
 from api.deps import Admin, Conn
 from api.paging import Offset
 from api.problems import invalid, responses
+from core.columns import Text
 
 router = APIRouter(prefix="/api/v1", tags=["audit"])
 
@@ -30,9 +31,9 @@ def _aware(when: datetime | None) -> datetime | None:
 def list_audit(
     conn: Conn,
     who: Admin,
-    actor: Annotated[str | None, Query(description="username, 'anonymous' or 'system'")] = None,
-    action: Annotated[str | None, Query(description="e.g. login_failed, user.update, token.revoke")] = None,
-    target: Annotated[str | None, Query(description="e.g. user:alice, token:12")] = None,
+    actor: Annotated[Text | None, Query(description="username, 'anonymous' or 'system'")] = None,
+    action: Annotated[Text | None, Query(description="e.g. login_failed, user.update, token.revoke")] = None,
+    target: Annotated[Text | None, Query(description="e.g. user:alice, token:12")] = None,
     since: Annotated[datetime | None, Query(description="from this time on (ISO 8601; UTC if no offset)")] = None,
     until: Annotated[datetime | None, Query(description="before this time (ISO 8601; UTC if no offset)")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,

@@ -8,7 +8,6 @@ with every change. Scripts use bearer tokens instead, made here and shown once.
 from __future__ import annotations
 
 import json
-import math
 from datetime import timedelta
 from typing import Annotated
 from urllib.parse import parse_qs, urlsplit
@@ -24,8 +23,10 @@ from api.accounts.auth.schemas import TOKEN_EXAMPLE, LoginRequest, Me, MeUpdate,
 from api.client_address import client_ip
 from api.database import DictConnection
 from api.deps import Conn, Reader, SettingsDep
+from api.ops.metrics import count_login_throttled
 from api.principals import SESSION_COOKIE, Principal
 from api.problems import invalid, responses
+from core.columns import BigInt, Text
 from core.settings import Settings
 from core.vocabulary import Role
 
@@ -92,10 +93,17 @@ def _set_session_cookie(
     )
 
 
-def _throttled(exc: accounts.LoginThrottled) -> HTTPException:
+def _throttled(request: Request, exc: accounts.LoginThrottled) -> HTTPException:
+    """The refusal of an attempt over the sign-in limit (already audited), counted in /metrics."""
+    count_login_throttled(request, exc.limit)
     return HTTPException(
-        status.HTTP_429_TOO_MANY_REQUESTS, str(exc), headers={"Retry-After": str(max(1, math.ceil(exc.retry_after_s)))}
+        status.HTTP_429_TOO_MANY_REQUESTS, str(exc), headers={"Retry-After": str(exc.retry_after_whole_s)}
     )
+
+
+_THROTTLED = {
+    "description": "Too many wrong passwords from this address, or for this username from this address; see Retry-After"
+}
 
 
 @router.post(
@@ -106,7 +114,7 @@ def _throttled(exc: accounts.LoginThrottled) -> HTTPException:
         **responses(401, 403),
         303: {"description": "Form posts with `next`: signed in, go there"},
         422: {"description": "No username or password, or a body that is neither JSON nor a form"},
-        429: {"description": "Too many failed sign-ins for this username or from this address; see Retry-After"},
+        429: _THROTTLED,
     },
     openapi_extra={
         "requestBody": {
@@ -127,10 +135,16 @@ def login(
 ) -> Response | Me:
     _refuse_cross_site(request)
     try:
-        user = accounts.attempt_login(conn, credentials.username, credentials.password, client_ip(request))
+        user = accounts.attempt_login(
+            conn,
+            credentials.username,
+            credentials.password,
+            client_ip(request),
+            limits=accounts.LoginLimits.from_settings(settings),
+        )
     except accounts.LoginThrottled as exc:
         conn.commit()  # the attempt stays on record although the request fails
-        raise _throttled(exc) from None
+        raise _throttled(request, exc) from None
     if user is None:
         conn.commit()
         raise HTTPException(
@@ -190,9 +204,9 @@ def read_me(conn: Conn, who: Reader) -> Me:
     "/me",
     response_model=Me,
     summary="Change one's own locale or password (the password needs the current one)",
-    responses={**responses(401, 403), 429: {"description": "Too many wrong passwords; see Retry-After"}},
+    responses={**responses(401, 403), 429: _THROTTLED},
 )
-def update_me(request: Request, conn: Conn, who: Reader, change: MeUpdate) -> Me:
+def update_me(request: Request, conn: Conn, settings: SettingsDep, who: Reader, change: MeUpdate) -> Me:
     address = client_ip(request)
     target = accounts.user_target(who.username)
     if change.password is not None:
@@ -206,12 +220,13 @@ def update_me(request: Request, conn: Conn, who: Reader, change: MeUpdate) -> Me
                 who.username,
                 change.current_password,
                 address,
+                limits=accounts.LoginLimits.from_settings(settings),
                 actor=who.username,
                 failed_action="password_change_failed",
             )
         except accounts.LoginThrottled as exc:
             conn.commit()
-            raise _throttled(exc) from None
+            raise _throttled(request, exc) from None
         if checked is None:
             conn.commit()  # the failure counts towards the sign-in limit
             raise HTTPException(status.HTTP_403_FORBIDDEN, "the current password is wrong")
@@ -271,7 +286,7 @@ def create_token(request: Request, conn: Conn, who: Reader, body: TokenRequest) 
 def list_tokens(
     conn: Conn,
     who: Reader,
-    username: Annotated[str | None, Query(description="Administrators only: another account")] = None,
+    username: Annotated[Text | None, Query(description="Administrators only: another account")] = None,
 ) -> list[TokenInfo]:
     return [_token_info(t) for t in accounts.list_tokens(conn, user_id=_owner(conn, who, username).user_id)]
 
@@ -282,7 +297,7 @@ def list_tokens(
     summary="Revoke a token (one's own; administrators: any)",
     responses=responses(401, 403, 404),
 )
-def revoke_token(request: Request, conn: Conn, who: Reader, token_id: int) -> None:
+def revoke_token(request: Request, conn: Conn, who: Reader, token_id: BigInt) -> None:
     token = accounts.get_token(conn, token_id)
     if token is None or (token.username != who.username and who.role is not Role.ADMIN):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no token {token_id} of yours")

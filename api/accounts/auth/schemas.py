@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
 
 from accounts import PASSWORD_MAX_LENGTH
 from api.vocabulary import Locale
+from core.columns import NoNul, Text
 from core.vocabulary import Role
 
 
 class LoginRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    username: str = Field(min_length=1, max_length=256)
-    password: str = Field(min_length=1, max_length=PASSWORD_MAX_LENGTH)
-    next: str | None = Field(
+    username: Text = Field(min_length=1, max_length=256)
+    password: Text = Field(min_length=1, max_length=PASSWORD_MAX_LENGTH)
+    next: Text | None = Field(
         None,
         description="Where to send the browser after signing in (a path on this site), for the HTML form;"
         " without it the answer is JSON",
@@ -55,15 +56,19 @@ class MeUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     locale: Locale | None = None
-    password: str | None = Field(None, max_length=PASSWORD_MAX_LENGTH, description="The new password")
-    current_password: str | None = Field(None, max_length=PASSWORD_MAX_LENGTH, description="Needed with `password`")
+    password: Annotated[str, Field(max_length=PASSWORD_MAX_LENGTH), NoNul] | None = Field(
+        None, description="The new password"
+    )
+    current_password: Annotated[str, Field(max_length=PASSWORD_MAX_LENGTH), NoNul] | None = Field(
+        None, description="Needed with `password`"
+    )
 
 
 class TokenRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field("", max_length=100, description="What the token is for, e.g. the script that uses it")
-    username: str | None = Field(None, description="Administrators only: make the token for this account")
+    name: Text = Field("", max_length=100, description="What the token is for, e.g. the script that uses it")
+    username: Text | None = Field(None, description="Administrators only: make the token for this account")
 
 
 TOKEN_EXAMPLE: JsonDict = {

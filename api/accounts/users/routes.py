@@ -15,6 +15,7 @@ from api.client_address import client_ip
 from api.database import DictConnection
 from api.deps import Admin, Conn
 from api.problems import invalid, responses
+from core.columns import Text
 
 router = APIRouter(prefix="/api/v1/users", tags=["users"])
 
@@ -69,7 +70,7 @@ def create_user(request: Request, conn: Conn, who: Admin, new: UserCreate) -> Us
 
 
 @router.get("/{username}", response_model=UserInfo, summary="One account", responses=responses(401, 403, 404))
-def read_user(conn: Conn, who: Admin, username: str) -> UserInfo:
+def read_user(conn: Conn, who: Admin, username: Text) -> UserInfo:
     return _info(_require(conn, username))
 
 
@@ -79,7 +80,7 @@ def read_user(conn: Conn, who: Admin, username: str) -> UserInfo:
     summary="Change an account's role, locale, name or activity, or reset its password",
     responses=responses(400, 401, 403, 404, 409),
 )
-def update_user(request: Request, conn: Conn, who: Admin, username: str, change: UserUpdate) -> UserInfo:
+def update_user(request: Request, conn: Conn, who: Admin, username: Text, change: UserUpdate) -> UserInfo:
     _require(conn, username)
     address, target = client_ip(request), accounts.user_target(username)
     if change.password is not None:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
 
 from accounts import PASSWORD_MAX_LENGTH, USERNAME_PATTERN
 from api.vocabulary import Locale
+from core.columns import NoNul, Text
 from core.vocabulary import Role
 
 USER_EXAMPLE: JsonDict = {
@@ -44,9 +46,9 @@ class UserCreate(BaseModel):
     username: str = Field(pattern=USERNAME_PATTERN.pattern, description="letters, digits and . _ @ -")
     role: Role
     locale: Locale = "fr"
-    display_name: str = Field("", max_length=200)
-    password: str | None = Field(
-        None, max_length=PASSWORD_MAX_LENGTH, description="Omit for an account that uses API tokens only"
+    display_name: Text = Field("", max_length=200)
+    password: Annotated[str, Field(max_length=PASSWORD_MAX_LENGTH), NoNul] | None = Field(
+        None, description="Omit for an account that uses API tokens only"
     )
 
 
@@ -55,6 +57,8 @@ class UserUpdate(BaseModel):
 
     role: Role | None = None
     locale: Locale | None = None
-    display_name: str | None = Field(None, max_length=200)
+    display_name: Annotated[str, Field(max_length=200), NoNul] | None = None
     active: bool | None = Field(None, description="False: the account can no longer sign in or use its tokens")
-    password: str | None = Field(None, max_length=PASSWORD_MAX_LENGTH, description="A new password (a reset)")
+    password: Annotated[str, Field(max_length=PASSWORD_MAX_LENGTH), NoNul] | None = Field(
+        None, description="A new password (a reset)"
+    )
