@@ -8,6 +8,8 @@ change the JSON API (api/dimming/, api/energy/).
 
 from __future__ import annotations
 
+import re
+
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
@@ -19,6 +21,8 @@ router = APIRouter(include_in_schema=False)
 _CHART_CSS = (("uplot", "uPlot.min.css"),)
 _CHART_JS = (("uplot", "uPlot.iife.min.js"),)
 MAX_PROFILE_ID = 2**63 - 1
+# ASCII digits only: str.isdigit() also takes "²", which int() refuses.
+_PROFILE_ID = re.compile(r"[0-9]{1,19}")
 
 
 def _can_edit(who: Principal) -> bool:
@@ -46,7 +50,7 @@ def dimming_page(request: Request, who: Viewer) -> Response:
 def profile_page(request: Request, who: Viewer, profile_id: str) -> Response:
     if who is None:
         return login_redirect(request)
-    if not profile_id.isdigit() or not 0 < int(profile_id) <= MAX_PROFILE_ID:
+    if not _PROFILE_ID.fullmatch(profile_id) or not 0 < int(profile_id) <= MAX_PROFILE_ID:
         return not_found(request, who)
     can_edit = _can_edit(who)
     return render(

@@ -147,6 +147,9 @@ def test_the_same_event_twice_is_a_409(client, history, tech):
         ({}, "type"),
         ({"type": "repaired", "ts": "2026-11-21T22:00:00"}, "ts"),
         ({"type": "repaired", "ts": (datetime.now(UTC) + timedelta(hours=1)).isoformat()}, "ts"),
+        # Before year 1 once in UTC: PostgreSQL would store it BC, and reading it back failed (500).
+        ({"type": "repaired", "ts": "0001-01-01T00:00:00+14:00"}, "ts"),
+        ({"type": "repaired", "ts": "1899-12-31T23:59:59Z"}, "ts"),
         ({"type": "repaired", "source": "controller"}, "source"),
     ],
 )
