@@ -6,25 +6,28 @@ read the JSON API with the same cookie and send the session's CSRF token with ev
 change. A page asked for without a session redirects to /login; a page the role may
 not see answers 403 here, on the server, not only by hiding its link.
 
-Third-party browser libraries (the map, the charts) are npm packages installed into
-``node_modules`` beside this file by ``scripts/console-assets`` and served from
-there: nothing is fetched from another site at run time. Map tiles are the one
-exception, and only when a tile server is configured (STREETLIGHT_MAP_TILE_URL).
+Third-party browser libraries (the map, the charts, the API documentation) are npm
+packages installed into ``node_modules`` beside this file by ``scripts/console-assets``
+and served from there: nothing is fetched from another site at run time. Map tiles are
+the one exception, and only when a tile server is configured (STREETLIGHT_MAP_TILE_URL).
 """
 
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import logging
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 from urllib.parse import quote, urlencode, urlsplit
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.console.i18n import (
     DEFAULT_LANGUAGE,
@@ -35,7 +38,7 @@ from api.console.i18n import (
     supported,
 )
 from api.deps import FoundPrincipal
-from api.principals import SESSION_COOKIE, Principal
+from api.principals import SESSION_COOKIE, Principal, find_principal
 from api.settings import app_settings
 from core.settings import Settings
 from core.vocabulary import Role
@@ -50,7 +53,13 @@ CONSOLE_DIR = Path(__file__).resolve().parent
 STATIC_DIR = CONSOLE_DIR / "static"
 NODE_MODULES = CONSOLE_DIR / "node_modules"
 # Third-party libraries served at /console/vendor/NAME/...: NAME -> its folder in node_modules.
-VENDOR = {"leaflet": "leaflet/dist", "uplot": "uplot/dist"}
+# Swagger UI and ReDoc are the API documentation's (api/ops/docs.py).
+VENDOR = {
+    "leaflet": "leaflet/dist",
+    "uplot": "uplot/dist",
+    "swagger-ui": "swagger-ui-dist",
+    "redoc": "redoc/bundles",
+}
 VENDOR_SUFFIXES = frozenset({".js", ".css", ".png", ".svg"})
 STATIC_SUFFIXES = frozenset({".js", ".css", ".svg", ".png", ".ico", ".woff2"})
 
@@ -259,28 +268,80 @@ def render(
     return _security_headers(response, settings)
 
 
-def forbidden(request: Request, who: Principal, message_key: str = "error.forbidden.admin") -> HTMLResponse:
+# --- error pages ------------------------------------------------------------------------------------
+# (title key, message key) of the errors a console address answers with a page of its own.
+ERROR_PAGES = {
+    403: ("error.forbidden.title", "error.forbidden.text"),
+    404: ("error.not_found.title", "error.not_found.text"),
+    500: ("error.internal.title", "error.internal.text"),
+}
+
+
+def error_page(
+    request: Request, who: Principal | None, status_code: int, message_key: str | None = None
+) -> HTMLResponse:
+    """A console page saying what went wrong (403, 404 or 500), with the way back."""
+    title_key, default_message_key = ERROR_PAGES[status_code]
     return render(
         request,
         "error.html",
         who,
         page="error",
-        title_key="error.forbidden.title",
-        status_code=403,
-        message_key=message_key,
+        title_key=title_key,
+        status_code=status_code,
+        message_key=message_key or default_message_key,
+        error_status=status_code,
     )
+
+
+def forbidden(request: Request, who: Principal, message_key: str = "error.forbidden.admin") -> HTMLResponse:
+    return error_page(request, who, 403, message_key)
 
 
 def not_found(request: Request, who: Principal) -> HTMLResponse:
-    return render(
-        request,
-        "error.html",
-        who,
-        page="error",
-        title_key="error.not_found.title",
-        status_code=404,
-        message_key="error.not_found.text",
-    )
+    return error_page(request, who, 404)
+
+
+# --- errors outside the pages: a mistyped address, an unexpected failure ------------------------------
+# Outside /api/ but read by machines (probes, Prometheus): they keep the problem details too.
+MACHINE_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+
+
+def is_console_address(request: Request) -> bool:
+    """A page a person opened in a browser: a GET outside the JSON API."""
+    path = request.url.path
+    if path == "/api" or path.startswith("/api/") or path in MACHINE_PATHS:
+        return False
+    return request.method in ("GET", "HEAD")
+
+
+def install_error_pages(app: FastAPI) -> None:
+    """Answer a console address's 403, 404 and 500 with a page in the console's layout.
+
+    Call it after `problems.install`: its handlers still answer first (they log the unexpected
+    error), and their problem details stay the answer of the JSON API and of anything else.
+    """
+    for exc_class in (StarletteHTTPException, Exception):
+        app.add_exception_handler(exc_class, _with_page(app.exception_handlers[exc_class]))
+
+
+def _with_page(problem_handler: Callable[[Request, Exception], Any]) -> Callable[[Request, Exception], Any]:
+    async def handler(request: Request, exc: Exception) -> Response:
+        answer = problem_handler(request, exc)
+        problem: Response = await answer if inspect.isawaitable(answer) else answer
+        if problem.status_code not in ERROR_PAGES or not is_console_address(request):
+            return problem
+        try:
+            who = await principal(request, await find_principal(request))
+        except Exception:  # the database may be what failed: the page then shows no account
+            who = None
+        try:
+            return error_page(request, who, problem.status_code)
+        except Exception:
+            log.exception("cannot render the console's error page for %s", request.url.path)
+            return problem
+
+    return handler
 
 
 # --- pages ------------------------------------------------------------------------------------------

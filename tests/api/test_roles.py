@@ -49,9 +49,8 @@ TABLE: dict[tuple[str, str], tuple[Request, dict[str, int]]] = {
     ("GET", "/healthz"): (fixed("/healthz"), everyone(200)),
     ("GET", "/readyz"): (fixed("/readyz"), everyone(200)),
     ("GET", "/api/openapi.json"): (fixed("/api/openapi.json"), everyone(200)),
-    ("GET", "/api/docs"): (fixed("/api/docs"), everyone(200)),
-    ("GET", "/docs/oauth2-redirect"): (fixed("/docs/oauth2-redirect"), everyone(200)),
-    ("GET", "/redoc"): (fixed("/redoc"), everyone(200)),
+    ("GET", "/api/docs"): (fixed("/api/docs"), everyone(VENDOR_STATUS)),  # Swagger UI from node_modules
+    ("GET", "/api/redoc"): (fixed("/api/redoc"), everyone(VENDOR_STATUS)),
     # inventory
     ("GET", "/api/v1/lamps"): (fixed("/api/v1/lamps", q="L"), any_role(200)),
     ("POST", "/api/v1/lamps"): (

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.console.conftest import Console
@@ -36,6 +36,14 @@ def sign_in(page: Page, username: str, password: str = PASSWORD, *, start: str =
         error = page.locator("#login-error")
         shown = error.inner_text() if error.is_visible() else page.url
         raise AssertionError(f"{username} was not signed in: {shown}") from exc
+
+
+def nav_entry(page: Page, name: str, nav_label: str = "Main") -> Locator:
+    """The main menu's entry `name`, its group opened first when it is in one, as a person would."""
+    link = page.get_by_role("navigation", name=nav_label).get_by_role("link", name=name, include_hidden=True)
+    if not link.is_visible():
+        link.locator("xpath=ancestor::details[1]/summary").click()
+    return link
 
 
 def wait_for_map(page: Page) -> None:
@@ -116,7 +124,7 @@ def test_each_role_sees_the_dashboard_and_every_lamp_on_the_map(
     expect(page.locator('#state-table tr[data-state="faulty"] td')).to_have_text(str(len(town.faulty)))
     expect(page.locator('[data-kpi="energy_today"]')).to_contain_text("kWh")
     # Only an administrator is offered the accounts page.
-    users_link = page.get_by_role("navigation", name="Main").get_by_role("link", name="Users")
+    users_link = page.get_by_role("navigation", name="Main").get_by_role("link", name="Users", include_hidden=True)
     expect(users_link).to_have_count(1 if username == "admin" else 0)
     if username == "tech":
         page.screenshot(path=str(screenshot_dir / "dashboard.png"), full_page=True)
@@ -272,7 +280,7 @@ def test_an_unknown_lamp_says_so(page: Page, console: Console):
 def test_the_technicians_lists(page: Page, console: Console):
     town = console.town
     sign_in(page, "tech")
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Lamps out").click()
+    nav_entry(page, "Lamps out").click()
     # As the dashboard counts them: the faulty lamps, and the one under repair whose failure is still open,
     # longest out first.
     expect(page.locator("#list-count")).to_have_text(f"{len(town.out)} lamps out")
@@ -287,11 +295,11 @@ def test_the_technicians_lists(page: Page, console: Console):
         )
     expect(page.locator("#list-more")).to_be_hidden()
 
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Offline controllers").click()
+    nav_entry(page, "Offline controllers").click()
     expect(page.locator("#list-count")).to_have_text(f"{len(town.offline)} offline controllers")
     expect(page.locator("#list-table tbody tr")).to_have_count(len(town.offline))
 
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Awaiting commissioning").click()
+    nav_entry(page, "Awaiting commissioning").click()
     expect(page.locator("#list-count")).to_have_text(f"{len(town.unknown)} unknown lamp ids")
     for lamp_id in town.unknown:
         expect(page.locator("#list-table")).to_contain_text(lamp_id)
@@ -308,17 +316,29 @@ def test_a_technician_is_refused_the_admin_page_by_the_server(page: Page, consol
     expect(page.locator("#users-table")).to_have_count(0)
 
 
+def test_a_mistyped_address_shows_a_page_of_the_console_with_the_way_back(page: Page, console: Console, screenshot_dir):
+    sign_in(page, "tech")
+    response = page.goto("/lamsp/L00001")
+    assert response.status == 404
+    expect(page.locator("h1")).to_have_text("Page not found")
+    expect(page.get_by_role("navigation", name="Main")).to_be_visible()
+    page.screenshot(path=str(screenshot_dir / "not-found.png"))
+    page.get_by_role("link", name="Back to the dashboard").click()
+    page.wait_for_url(console.url + "/")
+    expect(page.locator("h1")).to_have_text("Dashboard")
+
+
 def test_the_energy_manager_is_refused_the_commissioning_list(page: Page, console: Console):
     sign_in(page, "energy")
     nav = page.get_by_role("navigation", name="Main")
-    expect(nav.get_by_role("link", name="Awaiting commissioning")).to_have_count(0)
+    expect(nav.get_by_role("link", name="Awaiting commissioning", include_hidden=True)).to_have_count(0)
     response = page.goto("/lists/unknown")
     assert response.status == 403
 
 
 def test_an_administrator_lists_the_accounts(page: Page, console: Console):
     sign_in(page, "admin")
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Users").click()
+    nav_entry(page, "Users").click()
     expect(page.locator("#users-count")).to_have_text("4 accounts")
     row = page.locator('#users-table tr[data-username="technicien"]')
     expect(row).to_contain_text("Technician")
@@ -331,8 +351,7 @@ def test_a_french_user_gets_the_console_in_french(page: Page, console: Console):
     sign_in(page, "technicien")
     expect(page.locator("html")).to_have_attribute("lang", "fr")
     expect(page.locator("h1")).to_have_text("Tableau de bord")
-    nav = page.get_by_role("navigation", name="Navigation principale")
-    expect(nav.get_by_role("link", name="Lampes éteintes")).to_be_visible()
+    expect(nav_entry(page, "Lampes éteintes", "Navigation principale")).to_be_visible()
     wait_for_map(page)
     expect(page.locator("#map-count")).to_have_text(f"{console.town.size} lampes sur la carte")
     expect(page.locator("#refresh-status")).to_contain_text("Mis à jour à")

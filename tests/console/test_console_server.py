@@ -8,7 +8,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, HTTPException
 from fastapi.testclient import TestClient
 from psycopg_pool import ConnectionPool
 
@@ -110,7 +110,12 @@ def files_client() -> TestClient:
 def test_the_console_serves_its_files_and_the_installed_libraries(files_client):
     css = files_client.get("/console/static/console.css")
     assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
-    for path in ("/console/vendor/leaflet/leaflet.js", "/console/vendor/uplot/uPlot.iife.min.js"):
+    for path in (
+        "/console/vendor/leaflet/leaflet.js",
+        "/console/vendor/uplot/uPlot.iife.min.js",
+        "/console/vendor/swagger-ui/swagger-ui-bundle.js",
+        "/console/vendor/redoc/redoc.standalone.js",
+    ):
         response = files_client.get(path)
         assert response.status_code == 200, (path, response.text[:200])
         assert "javascript" in response.headers["content-type"]
@@ -205,6 +210,14 @@ def test_roles_are_checked_by_the_server(client):
 
 
 @pytest.mark.timescale
+@pytest.mark.parametrize("profile_id", ["%C2%B2", "1" * 5000, "0", "9223372036854775808"])
+def test_a_profile_page_for_no_profile_number_is_not_found(client, profile_id):
+    # "²" passes str.isdigit() but not int(), and int() refuses numbers of more than 4,300 digits.
+    _sign_in(client, "tech")
+    assert client.get(f"/dimming/profiles/{profile_id}").status_code == 404
+
+
+@pytest.mark.timescale
 def test_the_language_switch_is_remembered_per_user(client):
     _sign_in(client, "tech")
     switched = client.get("/?lang=en")
@@ -224,3 +237,105 @@ def test_the_login_form_works_without_scripts(client):
     assert response.status_code == 303
     assert response.headers["location"] == "/lists/out"
     assert client.get("/lists/out").status_code == 200
+
+
+# --- error pages -------------------------------------------------------------------------------------
+def _add_failing_routes(app: FastAPI) -> None:
+    """Routes for these tests only: one that fails unexpectedly and one that refuses, in the console and in the API."""
+
+    def fail() -> None:
+        raise RuntimeError("a bug in a page")
+
+    def refuse() -> None:
+        raise HTTPException(403, "refused")
+
+    for path in ("/test-only/fail", "/api/v1/test-only/fail"):
+        app.add_api_route(path, fail)
+    app.add_api_route("/test-only/refuse", refuse)
+
+
+@pytest.fixture
+def lenient_client(client: TestClient) -> TestClient:
+    """The same app, answering a failure as the server does instead of raising it in the test."""
+    _add_failing_routes(client.app)
+    return TestClient(client.app, follow_redirects=False, raise_server_exceptions=False)
+
+
+def _is_console_page(response, status: int) -> bool:
+    return (
+        response.status_code == status
+        and response.headers["content-type"].startswith("text/html")
+        and 'class="topbar"' in response.text
+        and "Content-Security-Policy" in response.headers
+    )
+
+
+@pytest.mark.timescale
+def test_a_mistyped_address_shows_a_console_page_in_the_browsers_language(client):
+    response = client.get("/lamsp/L1", headers={"Accept-Language": "fr-FR,fr;q=0.9"})
+    assert _is_console_page(response, 404)
+    assert '<html lang="fr">' in response.text
+    assert "Page introuvable" in response.text and "Erreur 404" in response.text
+    assert 'href="/login"' in response.text  # nobody signed in: the way back is signing in
+
+
+@pytest.mark.timescale
+def test_a_signed_in_user_gets_the_error_page_with_the_menu_in_their_language(client):
+    _sign_in(client, "energy")
+    response = client.get("/no/such/page")
+    assert _is_console_page(response, 404)
+    assert '<html lang="en">' in response.text  # the account's language
+    assert "Page not found" in response.text
+    assert 'class="mainnav"' in response.text and 'href="/">Back to the dashboard' in response.text
+    refused = client.get("/admin/users")
+    assert _is_console_page(refused, 403)
+    assert "Access refused" in refused.text and "Error 403" in refused.text
+
+
+@pytest.mark.timescale
+def test_a_refusal_and_a_failure_outside_the_pages_show_console_pages(lenient_client):
+    _sign_in(lenient_client, "tech")
+    refused = lenient_client.get("/test-only/refuse")
+    assert _is_console_page(refused, 403)
+    assert "Accès refusé" in refused.text
+    failed = lenient_client.get("/test-only/fail")
+    assert _is_console_page(failed, 500)
+    assert "Une erreur est survenue" in failed.text and 'href="/"' in failed.text
+    assert "a bug in a page" not in failed.text  # nothing of the internals
+
+
+@pytest.mark.timescale
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("GET", "/api/v1/nonexistent", 404),
+        ("GET", "/api/v1/test-only/fail", 500),
+        ("GET", "/api/nothing", 404),
+        ("POST", "/no/such/page", 404),  # not a page a browser opens
+    ],
+)
+def test_the_api_keeps_its_problem_details(lenient_client, method, path, status):
+    _sign_in(lenient_client, "tech")
+    response = lenient_client.request(method, path, headers={"Accept": "text/html"})
+    assert response.status_code == status
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["status"] == status and response.json()["instance"] == path
+
+
+# --- API documentation -------------------------------------------------------------------------------
+@pytest.mark.timescale
+@pytest.mark.parametrize(
+    ("path", "library"),
+    [
+        ("/api/docs", "/console/vendor/swagger-ui/swagger-ui-bundle.js"),
+        ("/api/redoc", "/console/vendor/redoc/redoc.standalone.js"),
+    ],
+)
+def test_the_api_documentation_loads_its_libraries_from_the_service(client, path, library):
+    page = client.get(path)
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "/api/openapi.json" in page.text and library in page.text
+    # Every address in the page is the service's own: no CDN, no web fonts from elsewhere.
+    assert re.findall(r"(?:src|href)=\"(?!/)[^\"]*\"", page.text) == []
+    assert "https://" not in page.text and "http://" not in page.text
+    assert client.get(library).status_code == 200

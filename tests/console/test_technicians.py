@@ -22,7 +22,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.console.conftest import Console
-from tests.console.test_console import no_page_errors, sign_in
+from tests.console.test_console import nav_entry, no_page_errors, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.timescale]
 
@@ -164,7 +164,7 @@ def test_a_technician_follows_a_predicted_failure_to_its_repair(
     page: Page, console: Console, scores: Scores, screenshot_dir
 ):
     sign_in(page, "tech")
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Predicted failures").click()
+    nav_entry(page, "Predicted failures").click()
     page.wait_for_url("**/predictions")
     expect(page.locator("h1")).to_have_text("Predicted failures")
 
@@ -425,7 +425,7 @@ def test_in_french_with_the_keyboard(page: Page, console: Console, scores: Score
 def test_the_energy_manager_is_refused_the_maintenance_pages(page: Page, console: Console):
     sign_in(page, "energy")
     nav = page.get_by_role("navigation", name="Main")
-    expect(nav.get_by_role("link", name="Predicted failures")).to_have_count(0)
+    expect(nav.get_by_role("link", name="Predicted failures", include_hidden=True)).to_have_count(0)
     for path in ("/predictions", "/work-orders", "/round"):
         response = page.goto(path)
         assert response.status == 403, path

@@ -349,6 +349,57 @@
     return refreshNow;
   }
 
+  // ------------------------------------------------------------------ header: the menu
+
+  // The groups are <details>, which open and close by themselves (mouse, touch, Enter, Space);
+  // this closes a dropped-down group as a menu is expected to close: on Escape, on a click
+  // elsewhere, when the focus leaves it. Open in place (the phone's menu), a group stays open.
+  const menuToggle = document.getElementById("menu-toggle");
+  const navGroups = Array.from(document.querySelectorAll(".mainnav details"));
+  const dropsDown = (group) => getComputedStyle(group.querySelector("ul")).position === "absolute";
+
+  if (menuToggle) {
+    // Without this script the button stays hidden and the menu unfolded.
+    menuToggle.setAttribute("aria-expanded", "false");
+    menuToggle.hidden = false;
+    menuToggle.addEventListener("click", () => {
+      menuToggle.setAttribute("aria-expanded", String(menuToggle.getAttribute("aria-expanded") !== "true"));
+    });
+  }
+
+  for (const group of navGroups) {
+    group.addEventListener("toggle", () => {
+      if (!group.open) return;
+      // A group near the right edge opens towards the left rather than off the screen.
+      const item = group.parentElement;
+      item.classList.remove("align-end");
+      if (group.querySelector("ul").getBoundingClientRect().right > document.documentElement.clientWidth) {
+        item.classList.add("align-end");
+      }
+    });
+    group.addEventListener("focusout", (event) => {
+      if (group.open && dropsDown(group) && !group.contains(event.relatedTarget)) group.open = false;
+    });
+  }
+
+  document.addEventListener("click", (event) => {
+    for (const group of navGroups) {
+      if (group.open && dropsDown(group) && !group.contains(event.target)) group.open = false;
+    }
+  });
+
+  document.addEventListener("keydown", (event) => {
+    if (event.key !== "Escape") return;
+    const group = navGroups.find((g) => g.open && g.contains(document.activeElement));
+    if (group) {
+      group.open = false;
+      group.querySelector("summary").focus();
+    } else if (menuToggle && menuToggle.getAttribute("aria-expanded") === "true" && menuToggle.offsetParent) {
+      menuToggle.setAttribute("aria-expanded", "false");
+      menuToggle.focus();
+    }
+  });
+
   // ------------------------------------------------------------------ header: sign out, language
 
   const logoutForm = document.getElementById("logout-form");
