@@ -8,7 +8,9 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /build
 COPY api/console/package.json api/console/package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund
+# As scripts/console-assets: no peer packages (ReDoc's bundle carries its own) and no install
+# scripts (one of Swagger UI's dependencies would report the install to a third party).
+RUN npm ci --omit=dev --omit=peer --ignore-scripts --no-audit --no-fund
 
 FROM python:3.11-slim
 
