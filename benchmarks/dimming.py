@@ -290,7 +290,8 @@ def _process_pid(process: BaseProcess) -> int:
     return process.pid
 
 
-def run(args: argparse.Namespace) -> None:
+def run(args: argparse.Namespace) -> list[Phase]:
+    """The whole benchmark in a fresh database; its phases, also printed as a table."""
     rid = run_id()
     prefix = f"bench/dim-{rid}/v1"
     with fresh_database(args.admin_url, f"bench_dimming_{rid}") as url, tempfile.TemporaryDirectory() as tmp:
@@ -335,6 +336,7 @@ def run(args: argparse.Namespace) -> None:
             ingester.stop()
             clear_retained(args.mqtt_url, prefix, args.lamps, args.seed)
         report(args, url, phases, per_lamp_s, summary)
+    return phases
 
 
 def clear_retained(mqtt_url: str, prefix: str, lamps: int, seed: int) -> None:

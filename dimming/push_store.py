@@ -15,6 +15,7 @@ from datetime import datetime
 import psycopg
 from psycopg.rows import dict_row
 
+from core.paging import page_clause
 from dimming.push import PENDING_FOR, RUNS_OUT_WITHIN, LatestPlan, Points, PushState
 from dimming.store import PLANNED_STATES
 
@@ -136,6 +137,10 @@ class LampPushStatus:
         return f"its plan runs out at {self.applied_until:%Y-%m-%d %H:%M} UTC and was not extended"
 
 
+# Every scheduled lamp's state from its latest version, computed once (`states` is read
+# twice, so the database materializes it) for both the counts and the page; only the page's
+# lamps then look up the version they last applied. Two passes over every lamp's plans, and
+# a third for the versions applied, cost most of the answer in a city.
 _STATUS_SQL = """
 WITH scheduled AS (
     SELECT lamp_id, name FROM lamps
@@ -144,12 +149,9 @@ WITH scheduled AS (
     SELECT DISTINCT ON (lamp_id) lamp_id, version, created_at, pushed_at, attempts, ack_status, ack_reason, acked_at,
            (plan -> 'points' -> -1 ->> 'at')::timestamptz AS covers_until
     FROM plan_pushes ORDER BY lamp_id, version DESC
-), applied AS (
-    SELECT DISTINCT ON (lamp_id) lamp_id, version, (plan -> 'points' -> -1 ->> 'at')::timestamptz AS covers_until
-    FROM plan_pushes WHERE ack_status = 'applied' ORDER BY lamp_id, version DESC
 ), states AS (
     SELECT s.lamp_id, s.name, l.version, l.created_at, l.pushed_at, coalesce(l.attempts, 0) AS attempts,
-           l.ack_status, l.ack_reason, l.acked_at, a.version AS applied_version, a.covers_until AS applied_until,
+           l.ack_status, l.ack_reason, l.acked_at,
            CASE
                WHEN l.lamp_id IS NULL THEN 'stale'
                WHEN l.ack_status = 'rejected' THEN 'rejected'
@@ -160,8 +162,19 @@ WITH scheduled AS (
            END AS state
     FROM scheduled s
     LEFT JOIN latest l USING (lamp_id)
-    LEFT JOIN applied a USING (lamp_id)
+), page AS (
+    SELECT * FROM states WHERE state = ANY(%(states)s) ORDER BY lamp_id {bounds}
 )
+SELECT (SELECT coalesce(json_object_agg(state, n), '{{}}')::text
+        FROM (SELECT state, count(*) AS n FROM states GROUP BY state) counted) AS counts,
+       p.lamp_id, p.name, p.state, p.version, p.created_at, p.pushed_at, p.attempts, p.ack_status, p.ack_reason,
+       p.acked_at, a.version AS applied_version, a.covers_until AS applied_until
+FROM (SELECT) AS always_one_row
+LEFT JOIN (page p LEFT JOIN LATERAL (
+    SELECT version, (plan -> 'points' -> -1 ->> 'at')::timestamptz AS covers_until
+    FROM plan_pushes WHERE lamp_id = p.lamp_id AND ack_status = 'applied' ORDER BY version DESC LIMIT 1
+) a ON true) ON true
+ORDER BY p.lamp_id
 """
 
 
@@ -188,19 +201,16 @@ def push_status(
         "runs_out": RUNS_OUT_WITHIN,
         "pending_for": PENDING_FOR,
         "states": listed,
-        "limit": limit,
-        "offset": offset,
     }
     with conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(_STATUS_SQL + "SELECT state, count(*) AS n FROM states GROUP BY state", params)
-        counts = {state: 0 for state in PushState}
-        for row in cur.fetchall():
-            counts[PushState(row["state"])] = row["n"]
-        cur.execute(
-            _STATUS_SQL + "SELECT * FROM states WHERE state = ANY(%(states)s) ORDER BY lamp_id"
-            " LIMIT %(limit)s OFFSET %(offset)s",
-            params,
-        )
-        items = [LampPushStatus(**(row | {"state": PushState(row["state"])})) for row in cur.fetchall()]
+        rows = cur.execute(_STATUS_SQL.format(bounds=page_clause(limit, offset)), params).fetchall()
+    counts = {state: 0 for state in PushState}
+    for state, n in json.loads(rows[0]["counts"]).items():
+        counts[PushState(state)] = n
+    items = [
+        LampPushStatus(**({k: v for k, v in row.items() if k != "counts"} | {"state": PushState(row["state"])}))
+        for row in rows
+        if row["lamp_id"] is not None
+    ]
     total = sum(counts[PushState(s)] for s in listed)
     return PushStatusPage(counts, total, items)

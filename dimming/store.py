@@ -16,6 +16,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+from core.paging import page_clause
 from dimming.calendar import CalendarException
 from dimming.profiles import ProfileSpec, Step
 from dimming.resolve import Assignment, DimmingConfig, Lamp, Override, Profile
@@ -450,10 +451,11 @@ def list_overrides(
         return _rows(
             conn,
             _OVERRIDE_QUERY
-            + " WHERE cancelled_at IS NULL AND expires_at > %s ORDER BY starts_at, override_id LIMIT %s",
-            (active_at, limit),
+            + " WHERE cancelled_at IS NULL AND expires_at > %s ORDER BY starts_at, override_id "
+            + page_clause(limit),
+            (active_at,),
         )
-    return _rows(conn, _OVERRIDE_QUERY + " ORDER BY override_id DESC LIMIT %s", (limit,))
+    return _rows(conn, _OVERRIDE_QUERY + " ORDER BY override_id DESC " + page_clause(limit))
 
 
 def get_override(conn: psycopg.Connection, override_id: int, *, for_update: bool = False) -> dict[str, Any]:

@@ -15,6 +15,7 @@ import psycopg.rows
 from psycopg.types.json import Jsonb
 
 from api.database import DictConnection, one
+from core.paging import page_clause
 
 # Columns a client can write (the id is only written once, on creation).
 EDITABLE_COLUMNS = (
@@ -122,16 +123,15 @@ def lamp_page_json(conn: DictConnection, where: LampFilter, *, limit: int, offse
     The page's bounds are written into the statement, not passed as parameters: a prepared
     statement's generic plan, not knowing how many rows a page takes, walked the id index
     from the start for a filter that matches few lamps, where a page of known size reads
-    the matching lamps by their own index."""
-    if not (isinstance(limit, int) and isinstance(offset, int) and limit >= 0 and offset >= 0):
-        raise ValueError(f"a page takes whole numbers from 0: limit {limit!r}, offset {offset!r}")
+    the matching lamps by their own index (see core.paging)."""
+    bounds = page_clause(limit, offset)
     condition = where.where()
     total, items = one(
         conn.cursor(row_factory=psycopg.rows.tuple_row)
         .execute(
             f"""WITH page AS (
                 SELECT {_LIST_COLUMNS} FROM lamps l WHERE {condition}
-                ORDER BY l.lamp_id LIMIT {limit:d} OFFSET {offset:d})
+                ORDER BY l.lamp_id {bounds})
             SELECT (SELECT count(*) FROM lamps l WHERE {condition}),
                    (SELECT coalesce(json_agg(page ORDER BY page.lamp_id), '[]')::text FROM page)""",
             where.params(),
@@ -171,12 +171,12 @@ def last_reading(conn: DictConnection, lamp_id: str) -> dict[str, Any] | None:
 def open_events(conn: DictConnection, lamp_id: str, *, limit: int = 100) -> list[dict[str, Any]]:
     """Events after the lamp's last 'repaired' event (all of them if it was never repaired), newest first."""
     return conn.execute(
-        """SELECT lamp_id, ts, type, detail, source, received_at FROM events
+        f"""SELECT lamp_id, ts, type, detail, source, received_at FROM events
            WHERE lamp_id = %(lamp_id)s AND type <> 'repaired'
              AND ts > coalesce((SELECT max(ts) FROM events WHERE lamp_id = %(lamp_id)s AND type = 'repaired'),
                                '-infinity')
-           ORDER BY ts DESC, type LIMIT %(limit)s""",
-        {"lamp_id": lamp_id, "limit": limit},
+           ORDER BY ts DESC, type {page_clause(limit)}""",
+        {"lamp_id": lamp_id},
     ).fetchall()
 
 

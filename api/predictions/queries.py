@@ -8,16 +8,28 @@ from datetime import datetime
 from typing import Any
 
 from api.database import DictConnection, one
+from core.paging import page_clause
 
-# Each lamp's newest score (one backward probe of the (lamp_id, scored_at) key per lamp), ranked
-# on the narrow columns first; the page's rows then get their reasons and open work order.
-# Retired lamps are left out: nobody goes to repair them.
-_LATEST = """
-    FROM lamps l
-    CROSS JOIN LATERAL (
-        SELECT p.scored_at, p.probability
-        FROM lamp_predictions p WHERE p.lamp_id = l.lamp_id ORDER BY p.scored_at DESC LIMIT 1
+# Each lamp's newest score: the rows of the newest scoring run (from the index on scored_at),
+# and for a lamp that run left out (added since, or silent that day), its own newest score,
+# one backward probe of the (lamp_id, scored_at) key for each such lamp alone. A probe for
+# every lamp cost most of the answer in a city of hundreds of thousands of lamps. The scores
+# are ranked on these narrow columns first; the page's rows then get their reasons and open
+# work order. Retired lamps are left out: nobody goes to repair them.
+_NEWEST_RUN = "(SELECT max(scored_at) FROM lamp_predictions)"
+_LATEST = f"""
+    FROM (
+        SELECT n.lamp_id, n.scored_at, n.probability FROM lamp_predictions n WHERE n.scored_at = {_NEWEST_RUN}
+        UNION ALL
+        SELECT o.lamp_id, o.scored_at, o.probability
+        FROM lamps s
+        CROSS JOIN LATERAL (
+            SELECT q.lamp_id, q.scored_at, q.probability
+            FROM lamp_predictions q WHERE q.lamp_id = s.lamp_id ORDER BY q.scored_at DESC LIMIT 1
+        ) o
+        WHERE NOT EXISTS (SELECT 1 FROM lamp_predictions n WHERE n.lamp_id = s.lamp_id AND n.scored_at = {_NEWEST_RUN})
     ) p
+    JOIN lamps l ON l.lamp_id = p.lamp_id
     WHERE l.state <> 'retired'
       AND (%(group_name)s::text IS NULL OR l.group_name = %(group_name)s)
       AND (%(circuit)s::text IS NULL OR l.circuit = %(circuit)s)
@@ -30,7 +42,7 @@ _LATEST = """
 _PAGE = f"""
     WITH ranked AS (
         SELECT l.lamp_id, p.scored_at, p.probability {_LATEST}
-        ORDER BY p.probability DESC, l.lamp_id LIMIT %(limit)s OFFSET %(offset)s
+        ORDER BY p.probability DESC, l.lamp_id {{bounds}}
     )
     SELECT l.lamp_id, l.name, l.street, l.address, l.circuit, l.group_name, l.lat, l.lon, l.state,
            r.probability, p.horizon_days, p.model_version, p.scored_at, p.feature_day, p.reasons,
@@ -72,7 +84,7 @@ def count_latest(conn: DictConnection, where: PredictionFilter) -> int:
 
 def list_latest(conn: DictConnection, where: PredictionFilter, *, limit: int, offset: int) -> list[dict[str, Any]]:
     """Highest probability first; lamps of equal probability by id."""
-    return conn.execute(_PAGE, where.params() | {"limit": limit, "offset": offset}).fetchall()
+    return conn.execute(_PAGE.format(bounds=page_clause(limit, offset)), where.params()).fetchall()
 
 
 def latest_run_at(conn: DictConnection) -> datetime | None:
@@ -91,11 +103,11 @@ def latest_for_lamp(conn: DictConnection, lamp_id: str) -> dict[str, Any] | None
 def history_for_lamp(conn: DictConnection, lamp_id: str, *, since: datetime | None, limit: int) -> list[dict[str, Any]]:
     """The lamp's newest `limit` scores since `since`, oldest first."""
     rows = conn.execute(
-        """SELECT scored_at, feature_day, probability, horizon_days, model_version
+        f"""SELECT scored_at, feature_day, probability, horizon_days, model_version
            FROM lamp_predictions
            WHERE lamp_id = %(lamp_id)s AND (%(since)s::timestamptz IS NULL OR scored_at >= %(since)s)
-           ORDER BY scored_at DESC LIMIT %(limit)s""",
-        {"lamp_id": lamp_id, "since": since, "limit": limit},
+           ORDER BY scored_at DESC {page_clause(limit)}""",
+        {"lamp_id": lamp_id, "since": since},
     ).fetchall()
     rows.reverse()
     return rows
@@ -119,7 +131,7 @@ _CIRCUITS_OF_RUN = """
 _CIRCUIT_PAGE = f"""
     WITH ranked AS (
         SELECT c.circuit, c.scored_at, c.probability {_CIRCUITS_OF_RUN}
-        ORDER BY c.probability DESC, c.circuit LIMIT %(limit)s OFFSET %(offset)s
+        ORDER BY c.probability DESC, c.circuit {{bounds}}
     )
     SELECT c.circuit, c.probability, c.horizon_days, c.feature_day, c.scored_at, c.model_version, c.lamps,
            coalesce(s.streets, ARRAY[]::text[]) AS streets, g.lat, g.lon, w.open_work_orders, c.reasons
@@ -161,7 +173,7 @@ def list_latest_circuits(
     conn: DictConnection, where: CircuitFilter, *, limit: int, offset: int
 ) -> list[dict[str, Any]]:
     """The newest run's circuits, highest probability first; circuits of equal probability by name."""
-    return conn.execute(_CIRCUIT_PAGE, where.params() | {"limit": limit, "offset": offset}).fetchall()
+    return conn.execute(_CIRCUIT_PAGE.format(bounds=page_clause(limit, offset)), where.params()).fetchall()
 
 
 def latest_circuit_run_at(conn: DictConnection) -> datetime | None:

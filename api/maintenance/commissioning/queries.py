@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from api.database import DictConnection, one
+from core.paging import page_clause
 
 _DEAD_LETTER_FILTER = """
     (%(reason)s::text IS NULL OR reason = %(reason)s)
@@ -40,8 +41,8 @@ def list_dead_letters(
     return conn.execute(
         f"""SELECT id, received_at, topic, lamp_id, reason, detail, payload FROM dead_letters
             WHERE {_DEAD_LETTER_FILTER}
-            ORDER BY received_at DESC, id DESC LIMIT %(limit)s OFFSET %(offset)s""",
-        where.params() | {"limit": limit, "offset": offset},
+            ORDER BY received_at DESC, id DESC {page_clause(limit, offset)}""",
+        where.params(),
     ).fetchall()
 
 
@@ -57,11 +58,11 @@ def count_unknown_lamps(conn: DictConnection, status: str | None) -> int:
 def list_unknown_lamps(conn: DictConnection, status: str | None, *, limit: int, offset: int) -> list[dict[str, Any]]:
     """Pending ones first, then the most recently seen."""
     return conn.execute(
-        """SELECT lamp_id, first_seen_at, last_seen_at, message_count, last_topic, status FROM unknown_lamps
+        f"""SELECT lamp_id, first_seen_at, last_seen_at, message_count, last_topic, status FROM unknown_lamps
            WHERE (%(status)s::text IS NULL OR status = %(status)s)
            ORDER BY status <> 'pending', last_seen_at DESC, lamp_id
-           LIMIT %(limit)s OFFSET %(offset)s""",
-        {"status": status, "limit": limit, "offset": offset},
+           {page_clause(limit, offset)}""",
+        {"status": status},
     ).fetchall()
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from psycopg.types.json import Jsonb
 
 from api.database import DictConnection, one
+from core.paging import page_clause
 
 _COLUMNS = "e.lamp_id, e.ts, e.type, e.detail, e.source, e.received_at"
 
@@ -57,8 +58,8 @@ def count_events(conn: DictConnection, where: EventFilter) -> int:
 def list_events(conn: DictConnection, where: EventFilter, *, limit: int, offset: int) -> list[dict[str, Any]]:
     return conn.execute(
         f"SELECT {_COLUMNS} FROM events e WHERE {_FILTER}"
-        " ORDER BY e.ts DESC, e.lamp_id, e.type LIMIT %(limit)s OFFSET %(offset)s",
-        where.params() | {"limit": limit, "offset": offset},
+        f" ORDER BY e.ts DESC, e.lamp_id, e.type {page_clause(limit, offset)}",
+        where.params(),
     ).fetchall()
 
 

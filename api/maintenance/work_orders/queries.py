@@ -8,6 +8,7 @@ from datetime import date, datetime
 from typing import Any
 
 from api.database import DictConnection, one
+from core.paging import page_clause
 
 ACTIVE_STATUSES = ("open", "scheduled")
 
@@ -63,9 +64,8 @@ def count_work_orders(conn: DictConnection, where: WorkOrderFilter) -> int:
 def list_work_orders(conn: DictConnection, where: WorkOrderFilter, *, limit: int, offset: int) -> list[dict[str, Any]]:
     """Newest first."""
     return conn.execute(
-        f"SELECT {_COLUMNS} {_FROM} WHERE {_FILTER} ORDER BY w.created_at DESC, w.id DESC"
-        " LIMIT %(limit)s OFFSET %(offset)s",
-        where.params() | {"limit": limit, "offset": offset},
+        f"SELECT {_COLUMNS} {_FROM} WHERE {_FILTER} ORDER BY w.created_at DESC, w.id DESC {page_clause(limit, offset)}",
+        where.params(),
     ).fetchall()
 
 

@@ -1,0 +1,1 @@
+"""A city of 200,000 lamps through every path: see `benchmarks.city.cli`."""
