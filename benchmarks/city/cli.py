@@ -46,7 +46,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--admin-url", default=default_timescale_url())
     parser.add_argument("--mqtt-url", default=DEFAULT_MQTT_URL)
-    for part in ("scoring", "requests", "dashboard", "import", "dimming"):
+    for part in ("scoring", "energy", "requests", "dashboard", "import", "dimming"):
         parser.add_argument(f"--skip-{part}", action="store_true", help=f"do not measure the {part}")
     args = parser.parse_args(argv)
     if args.quick:
@@ -95,11 +95,22 @@ def run(args: argparse.Namespace) -> list[Row]:
         rows.append(Row("building the city (not a target)", f"{town.built_s:.0f} s", "", "", ""))
     phases: list[tuple[str, Callable[[], list[Row]]]] = [
         ("nightly scoring", lambda: Row.of_scoring(heavy.nightly_scoring(town, floor_lamps=100))),
+        (
+            "energy count",
+            lambda: [
+                Row("energy count of every day (background job)", f"{heavy.energy_count(town):.0f} s", "", "", "")
+            ],
+        ),
         ("requests, dashboard, memory", lambda: served_measurements(args, town)),
         ("inventory import", lambda: import_rows(args)),
         ("dimming", lambda: dimming_rows(args)),
     ]
-    skipped = {"nightly scoring": args.skip_scoring, "inventory import": args.skip_import, "dimming": args.skip_dimming}
+    skipped = {
+        "nightly scoring": args.skip_scoring,
+        "energy count": args.skip_energy,
+        "inventory import": args.skip_import,
+        "dimming": args.skip_dimming,
+    }
     for name, measure in phases:
         if skipped.get(name):
             continue

@@ -89,3 +89,19 @@ def dimming_change(admin_url: str, mqtt_url: str, lamps: int, seed: int, sample:
 
     args = argparse.Namespace(admin_url=admin_url, mqtt_url=mqtt_url, lamps=lamps, horizon=72, sample=sample, seed=seed)
     return run(args)
+
+
+def energy_count(city: City) -> float:
+    """Count the city's days of readings into energy_daily, as the service's background job
+    does, so that the energy page has figures to add up; returns the seconds it took."""
+    from dimming import refresh_energy_days
+
+    zone = ZoneInfo(TOWN_TIME_ZONE)
+    first = city.first_ts.astimezone(zone).date()
+    last = city.last_ts.astimezone(zone).date() + timedelta(days=1)
+    with db.connect(city.url, autocommit=True) as conn:
+        began = time.perf_counter()
+        rows = refresh_energy_days(conn, first, last, zone)
+        counted_s = time.perf_counter() - began
+    say(f"  energy counted: {rows:,} lamp-days in {counted_s:.1f} s")
+    return counted_s
