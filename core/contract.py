@@ -109,7 +109,7 @@ class Topics:
             return None
         rest = topic[len(head) :]
         lamp_id, sep, kind = rest.partition("/")
-        if not sep or not LAMP_ID_RE.match(lamp_id):
+        if not sep or not LAMP_ID_RE.fullmatch(lamp_id):
             return None
         try:
             return ParsedTopic(lamp_id, TopicKind(kind))

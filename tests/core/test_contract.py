@@ -63,7 +63,7 @@ def test_named_topic_builders() -> None:
 
 @pytest.mark.parametrize(
     "lamp_id",
-    ["", "x" * 65, "L 1", "L+1", "L#1", "lampe-é", "L1\x00", "$SYS"],
+    ["", "x" * 65, "L 1", "L+1", "L#1", "lampe-é", "L1\x00", "$SYS", "L1\n", "L1\r\n"],
 )
 def test_parse_rejects_invalid_lamp_ids(lamp_id: str) -> None:
     assert Topics().parse(f"{DEFAULT_TOPIC_PREFIX}/lamps/{lamp_id}/telemetry") is None
