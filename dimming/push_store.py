@@ -140,14 +140,15 @@ class LampPushStatus:
 # Every scheduled lamp's state from its latest version, computed once (`states` is read
 # twice, so the database materializes it) for both the counts and the page; only the page's
 # lamps then look up the version they last applied. Two passes over every lamp's plans, and
-# a third for the versions applied, cost most of the answer in a city.
+# a third for the versions applied, cost most of the answer in a city; so did reading where
+# each plan ends out of its JSON, which the table now keeps in `plan_ends_at` (0020).
 _STATUS_SQL = """
 WITH scheduled AS (
     SELECT lamp_id, name FROM lamps
     WHERE state = ANY(%(planned_states)s) AND lat IS NOT NULL AND lon IS NOT NULL
 ), latest AS (
     SELECT DISTINCT ON (lamp_id) lamp_id, version, created_at, pushed_at, attempts, ack_status, ack_reason, acked_at,
-           (plan -> 'points' -> -1 ->> 'at')::timestamptz AS covers_until
+           plan_ends_at AS covers_until
     FROM plan_pushes ORDER BY lamp_id, version DESC
 ), states AS (
     SELECT s.lamp_id, s.name, l.version, l.created_at, l.pushed_at, coalesce(l.attempts, 0) AS attempts,
@@ -171,7 +172,7 @@ SELECT (SELECT coalesce(json_object_agg(state, n), '{{}}')::text
        p.acked_at, a.version AS applied_version, a.covers_until AS applied_until
 FROM (SELECT) AS always_one_row
 LEFT JOIN (page p LEFT JOIN LATERAL (
-    SELECT version, (plan -> 'points' -> -1 ->> 'at')::timestamptz AS covers_until
+    SELECT version, plan_ends_at AS covers_until
     FROM plan_pushes WHERE lamp_id = p.lamp_id AND ack_status = 'applied' ORDER BY version DESC LIMIT 1
 ) a ON true) ON true
 ORDER BY p.lamp_id

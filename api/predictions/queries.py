@@ -39,19 +39,26 @@ _LATEST = f"""
            OR (l.lon BETWEEN %(min_lon)s AND %(max_lon)s AND l.lat BETWEEN %(min_lat)s AND %(max_lat)s))
 """
 
+# The lamps' newest scores are gathered once (MATERIALIZED: both the count and the page read
+# them) and counted and ranked from there; only the page's rows then get their reasons and
+# open work order. The empty row on the left keeps one row, and so the count, when the page
+# is past the end.
 _PAGE = f"""
-    WITH ranked AS (
+    WITH latest AS MATERIALIZED (
         SELECT l.lamp_id, p.scored_at, p.probability {_LATEST}
-        ORDER BY p.probability DESC, l.lamp_id {{bounds}}
+    ), ranked AS (
+        SELECT * FROM latest ORDER BY probability DESC, lamp_id {{bounds}}
     )
-    SELECT l.lamp_id, l.name, l.street, l.address, l.circuit, l.group_name, l.lat, l.lon, l.state,
+    SELECT (SELECT count(*) FROM latest) AS total,
+           l.lamp_id, l.name, l.street, l.address, l.circuit, l.group_name, l.lat, l.lon, l.state,
            r.probability, p.horizon_days, p.model_version, p.scored_at, p.feature_day, p.reasons,
            w.id AS work_order_id, w.status AS work_order_status, w.scheduled_for AS work_order_scheduled_for,
            w.source AS work_order_source
-    FROM ranked r
-    JOIN lamps l ON l.lamp_id = r.lamp_id
-    JOIN lamp_predictions p ON p.lamp_id = r.lamp_id AND p.scored_at = r.scored_at
-    LEFT JOIN work_orders w ON w.lamp_id = r.lamp_id AND w.status IN ('open', 'scheduled')
+    FROM (SELECT) AS always_one_row
+    LEFT JOIN (ranked r
+               JOIN lamps l ON l.lamp_id = r.lamp_id
+               JOIN lamp_predictions p ON p.lamp_id = r.lamp_id AND p.scored_at = r.scored_at
+               LEFT JOIN work_orders w ON w.lamp_id = r.lamp_id AND w.status IN ('open', 'scheduled')) ON true
     ORDER BY r.probability DESC, r.lamp_id
 """
 
@@ -78,13 +85,14 @@ class PredictionFilter:
         }
 
 
-def count_latest(conn: DictConnection, where: PredictionFilter) -> int:
-    return one(conn.execute("SELECT count(*) AS n " + _LATEST, where.params()).fetchone())["n"]
-
-
-def list_latest(conn: DictConnection, where: PredictionFilter, *, limit: int, offset: int) -> list[dict[str, Any]]:
-    """Highest probability first; lamps of equal probability by id."""
-    return conn.execute(_PAGE.format(bounds=page_clause(limit, offset)), where.params()).fetchall()
+def list_latest(
+    conn: DictConnection, where: PredictionFilter, *, limit: int, offset: int
+) -> tuple[int, list[dict[str, Any]]]:
+    """How many lamps match, and the page of them: highest probability first, lamps of equal
+    probability by id. One statement, so the lamps' newest scores are gathered once."""
+    rows = conn.execute(_PAGE.format(bounds=page_clause(limit, offset)), where.params()).fetchall()
+    total = rows[0]["total"]
+    return total, [{k: v for k, v in row.items() if k != "total"} for row in rows if row["lamp_id"] is not None]
 
 
 def latest_run_at(conn: DictConnection) -> datetime | None:

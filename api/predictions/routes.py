@@ -62,8 +62,7 @@ def list_predictions(
         min_probability=min_probability,
         bbox=parse_bbox(bbox) if bbox else None,
     )
-    total = queries.count_latest(conn, where)
-    rows = queries.list_latest(conn, where, limit=limit, offset=offset)
+    total, rows = queries.list_latest(conn, where, limit=limit, offset=offset)
     return PredictionPage(
         total=total,
         limit=limit,
