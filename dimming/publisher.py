@@ -44,6 +44,7 @@ class PlanPublisher:
         self._waiting: dict[int, str] = {}  # mid -> key of the message
         self._early: set[int] = set()  # acknowledged before publish() returned its mid
         self._taken: list[str] = []
+        self._last_ack_s = time.monotonic()  # when the broker last acknowledged a plan
 
     # --- connection ---------------------------------------------------------
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
@@ -72,6 +73,7 @@ class PlanPublisher:
     # --- publishing ---------------------------------------------------------
     def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
         with self._lock:
+            self._last_ack_s = time.monotonic()
             key = self._waiting.pop(mid, None)
             if key is None:
                 self._early.add(mid)
@@ -90,24 +92,21 @@ class PlanPublisher:
     ) -> list[str]:
         """Publish (lamp_id, plan JSON) pairs retained at QoS 1; return the lamp ids the broker took.
 
-        Stops waiting `timeout_s` after the last acknowledgement seen; what was not taken by
-        then is left out of the result (the caller publishes it again later).
+        Gives up only once the broker has acknowledged nothing for `timeout_s` while plans
+        wait for it, however long the whole push takes: a slow broker delays a large push,
+        a silent one ends it. What was not taken is left out of the result (the caller
+        publishes it again later).
         """
         with self._lock:
             self._taken = []
             self._early.clear()
             self._waiting.clear()
-        deadline = time.monotonic() + timeout_s
+            self._last_ack_s = time.monotonic()
         sent = 0
         for lamp_id, payload in messages:
             with self._lock:
-                while len(self._waiting) >= self.window:
-                    before = len(self._taken)
-                    self._lock.wait(1.0)
-                    if len(self._taken) != before:
-                        deadline = time.monotonic() + timeout_s
-                    elif time.monotonic() > deadline:
-                        return self._give_up(sent)
+                if len(self._waiting) >= self.window and not self._wait_until_at_most(self.window - 1, timeout_s):
+                    return self._give_up(sent)
             info = self._client.publish(self.topics.plan(lamp_id), payload, qos=1, retain=True)
             sent += 1
             if info.rc == paho.MQTT_ERR_QUEUE_SIZE:
@@ -117,18 +116,29 @@ class PlanPublisher:
                     self._early.discard(info.mid)
                     self._taken.append(lamp_id)
                 else:
+                    if not self._waiting:  # nothing was owed: the broker has not been silent until now
+                        self._last_ack_s = time.monotonic()
                     self._waiting[info.mid] = lamp_id
             if progress and sent % 10_000 == 0:
                 progress(sent)
         with self._lock:
-            while self._waiting:
-                before = len(self._taken)
-                self._lock.wait(1.0)
-                if len(self._taken) != before:
-                    deadline = time.monotonic() + timeout_s
-                elif time.monotonic() > deadline:
-                    return self._give_up(sent)
+            if not self._wait_until_at_most(0, timeout_s):
+                return self._give_up(sent)
             return list(self._taken)
+
+    def _wait_until_at_most(self, waiting: int, silence_s: float) -> bool:
+        """Wait (lock held) until no more than `waiting` plans are unacknowledged.
+
+        False once the broker has acknowledged nothing for `silence_s`: the silence is
+        counted from the last acknowledgement, not from the start of the push, so a push
+        of any size may take as long as the broker needs while it keeps answering.
+        """
+        while len(self._waiting) > waiting:
+            remaining_s = self._last_ack_s + silence_s - time.monotonic()
+            if remaining_s <= 0:
+                return False
+            self._lock.wait(remaining_s)
+        return True
 
     def _give_up(self, sent: int) -> list[str]:
         # Called with the lock held.

@@ -42,6 +42,9 @@ CHANNEL = NOTIFY_CHANNEL
 # payload on the channel is a change notice from dimming/store.py.
 PUSH_REQUEST = "push:changed"
 PUSH_ALL_REQUEST = "push:all"
+# Plans stamped pushed per transaction, and tries of one such transaction that meets a deadlock.
+STAMP_CHUNK = 5000
+STAMP_ATTEMPTS = 5
 
 # (connection, start, hours, town time zone) -> lamp id -> resolved points
 PlanSource = Callable[[psycopg.Connection, datetime, int, ZoneInfo], Mapping[str, Sequence[PlanPoint]]]
@@ -69,7 +72,7 @@ class SchedulerOptions:
     leader_poll_s: float = 2.0  # how often a waiting replica tries to take over
     debounce_s: float = 0.3  # notifications arriving together make one cycle
     prune_every_s: float = 24 * 3600.0
-    publish_timeout_s: float = 120.0
+    publish_timeout_s: float = 120.0  # the longest the broker may acknowledge nothing during a push
     name: str = field(default_factory=replica_name)
 
 
@@ -346,11 +349,30 @@ class PlanScheduler:
         result.taken += len(taken)
         at = self.clock()
         keys = [(lamp_id, versions[lamp_id]) for lamp_id in taken]
-        push_store.mark_pushed(self.leadership.connection, keys, at)
+        self._stamp_pushed(keys, at)
         for lamp_id, version in keys:
             latest = self._latest.get(lamp_id)
             if latest is not None and latest.version == version:
                 self._latest[lamp_id] = replace(latest, pushed_at=at, attempts=latest.attempts + 1)
+
+    def _stamp_pushed(self, keys: list[tuple[str, int]], at: datetime) -> None:
+        """`pushed_at` for what the broker took, in short transactions that yield to the ingester.
+
+        The ingester stamps answers on the same rows meanwhile, in its own order: one statement
+        over a whole town deadlocks with it, and a deadlock is worth another try, not the lock.
+        """
+        conn = self.leadership.connection  # autocommit: each chunk is its own transaction
+        keys = sorted(keys)
+        for start in range(0, len(keys), STAMP_CHUNK):
+            chunk = keys[start : start + STAMP_CHUNK]
+            for attempt in range(1, STAMP_ATTEMPTS + 1):
+                try:
+                    push_store.mark_pushed(conn, chunk, at)
+                    break
+                except psycopg.errors.DeadlockDetected:
+                    if attempt == STAMP_ATTEMPTS:
+                        raise
+                    log.info("plan scheduler: stamping pushed plans met a deadlock; trying again")
 
     def _ensure_publisher(self) -> PlanPublisher:
         if self._publisher is None:

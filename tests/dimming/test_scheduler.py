@@ -19,6 +19,7 @@ import pytest
 
 from core.contract import Plan, PlanPoint
 from core.mqtt import BrokerConfig, make_client
+from dimming import push_store
 from dimming.leader import Leadership
 from dimming.push import PushReason
 from dimming.scheduler import PlanScheduler, SchedulerOptions, request_push
@@ -53,8 +54,8 @@ class Schedules:
             switches = []
             day = start.replace(hour=0, minute=0, second=0) - timedelta(days=1)
             while day < end:
-                for at, level in ((17, 100), (22, dimmed), (29, 100), (31.5, 0)):
-                    switches.append((day + timedelta(hours=at), level))
+                for hour, level in ((17, 100), (22, dimmed), (29, 100), (31.5, 0)):
+                    switches.append((day + timedelta(hours=hour), level))
                 day += timedelta(days=1)
             level_now = level_at_end = 0
             points = []
@@ -318,3 +319,23 @@ def test_the_push_command_pushes_itself_or_asks_the_active_scheduler(
     )
     assert notices == ["push:all"]
     assert scalar(timescale_url, "SELECT count(*) FROM plan_pushes") == 3
+
+
+def test_a_deadlock_while_stamping_pushes_is_tried_again(
+    timescale_url, mqtt_url, topic_prefix, clean_retained, monkeypatch
+):
+    """The ingester stamps answers on the same rows meanwhile: a deadlock costs a retry, not the lock."""
+    real_mark_pushed = push_store.mark_pushed
+    deadlocks = [psycopg.errors.DeadlockDetected("deadlock detected")]
+
+    def mark_pushed_after_a_deadlock(conn, keys, at):
+        if deadlocks:
+            raise deadlocks.pop()
+        real_mark_pushed(conn, keys, at)
+
+    monkeypatch.setattr(push_store, "mark_pushed", mark_pushed_after_a_deadlock)
+    scheduler = PlanScheduler(options(timescale_url, mqtt_url, topic_prefix), source=Schedules(LAMPS), clock=Clock(T0))
+    result = scheduler.push_once()
+    assert not deadlocks
+    assert result.taken == 5
+    assert pushes(timescale_url) == [(lamp_id, 1, True, 1) for lamp_id in LAMPS]
