@@ -63,6 +63,39 @@ def ingester_env(database_url: str, mqtt_url: str, prefix: str, client_id: str, 
     return env
 
 
+def cli_env(database_url: str | None = None, **env: str) -> dict[str, str]:
+    """The environment for a `streetlight` command: none of the caller's STREETLIGHT_ settings
+    (the test services' STREETLIGHT_TEST_* stay), then `database_url` and `env`."""
+    full_env = {
+        k: v for k, v in os.environ.items() if not k.startswith("STREETLIGHT_") or k.startswith("STREETLIGHT_TEST")
+    }
+    if database_url:
+        full_env["STREETLIGHT_DATABASE_URL"] = database_url
+    full_env.update(env)
+    return full_env
+
+
+def run_cli(
+    args: list[str], database_url: str | None = None, stdin: str | None = None, *, timeout_s: float = 120.0, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """Run `streetlight ARGS` to the end and capture what it prints; no terminal on stdin unless given."""
+    return subprocess.run(
+        [sys.executable, "-m", "streetlight", *args],
+        env=cli_env(database_url, **env),
+        cwd=REPO_ROOT,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        stdin=None if stdin is not None else subprocess.DEVNULL,
+    )
+
+
+def fetch_one(database_url: str, query: str, params: tuple = ()) -> tuple | None:
+    with psycopg.connect(database_url) as conn:
+        return conn.execute(query, params).fetchone()
+
+
 def start_cli(args: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen:
     log = open(log_path, "ab")
     return subprocess.Popen(

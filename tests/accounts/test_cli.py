@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 
 import psycopg
@@ -11,33 +9,10 @@ import pytest
 from argon2 import PasswordHasher
 
 from accounts import cli, sha256_hex
-from tests.helpers import REPO_ROOT
+from tests.helpers import fetch_one as one
+from tests.helpers import run_cli as run
 
 PASSWORD = "lanterne-du-vieux-pont"
-
-
-def run(args: list[str], database_url: str | None = None, stdin: str | None = None, **env: str):
-    full_env = {
-        k: v for k, v in os.environ.items() if not k.startswith("STREETLIGHT_") or k.startswith("STREETLIGHT_TEST")
-    }
-    if database_url:
-        full_env["STREETLIGHT_DATABASE_URL"] = database_url
-    full_env.update(env)
-    return subprocess.run(
-        [sys.executable, "-m", "streetlight", *args],
-        env=full_env,
-        cwd=REPO_ROOT,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        stdin=None if stdin is not None else subprocess.DEVNULL,
-    )
-
-
-def one(url: str, query: str, params: tuple = ()):
-    with psycopg.connect(url) as conn:
-        return conn.execute(query, params).fetchone()
 
 
 def test_users_add_reads_the_password_from_stdin_and_stores_a_hash(timescale_url):

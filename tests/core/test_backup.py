@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,8 +18,9 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from core import backup, db
-from tests.conftest import REPO_ROOT, drop_database, fresh_database
+from tests.conftest import drop_database, fresh_database
 from tests.core import backup_data
+from tests.helpers import run_cli
 
 
 def _server_major(admin_url: str) -> int:
@@ -100,16 +100,7 @@ def filled(storage_backend: str, admin_urls) -> Iterator[str]:
 
 
 def _cli(args: list[str], database_url: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STREETLIGHT_") or k.startswith("STREETLIGHT_TEST")}
-    env["STREETLIGHT_DATABASE_URL"] = database_url
-    return subprocess.run(
-        [sys.executable, "-m", "streetlight", *args],
-        env=env,
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return run_cli(args, database_url, timeout_s=300)
 
 
 def test_round_trip_brings_back_every_row(

@@ -2,30 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import psycopg
 import pytest
 
 from simulators.town import generate_town, town_to_csv, town_to_geojson
-from tests.helpers import REPO_ROOT
-
-
-def run(args: list[str], **env: str) -> subprocess.CompletedProcess:
-    full_env = {
-        k: v for k, v in os.environ.items() if not k.startswith("STREETLIGHT_") or k.startswith("STREETLIGHT_TEST")
-    }
-    full_env.update(env)
-    return subprocess.run(
-        [sys.executable, "-m", "streetlight", *args],
-        env=full_env,
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+from tests.helpers import run_cli as run
 
 
 def test_db_upgrade_twice_reports_the_storage(database_url: str, storage_backend: str):
