@@ -15,25 +15,11 @@ import psycopg.rows
 from psycopg.types.json import Jsonb
 
 from api.database import DictConnection, one
+from core import inventory
 from core.paging import page_clause
 
-# Columns a client can write (the id is only written once, on creation).
-EDITABLE_COLUMNS = (
-    "name",
-    "lat",
-    "lon",
-    "street",
-    "address",
-    "circuit",
-    "group_name",
-    "lighting_class",
-    "model",
-    "technology",
-    "rated_power_w",
-    "install_date",
-    "state",
-    "properties",
-)
+# Columns a client can write: the inventory's columns but the id, which is written once, on creation.
+EDITABLE_COLUMNS = tuple(column for column in inventory.LAMP_COLUMNS if column != "lamp_id")
 
 # `lamps.online` is the controller's last reported connection state (null: never reported),
 # kept equal to `lamp_status` by the database (migration 0012): the list reads the inventory alone.
