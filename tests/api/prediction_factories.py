@@ -4,7 +4,7 @@ writes them."""
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -28,6 +28,26 @@ def reason(signal: str, text: str, text_fr: str = "", weight: float = 0.3, featu
         "text_fr": text_fr,
         "weight": weight,
     }
+
+
+# Two nightly scoring runs and three reasons, shared by the prediction and work-order tests.
+RUN_1 = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
+RUN_2 = RUN_1 + timedelta(days=1)
+PF = reason(
+    "power_factor",
+    "power factor fell from 0.96 to 0.88 over 10 days",
+    "le facteur de puissance est passé de 0,96 à 0,88 en 10 jours",
+    0.31,
+)
+TEMP = reason(
+    "driver_temp_c", "driver 14 °C hotter than its neighbours", "driver 14 °C plus chaud que ses voisins", 0.2
+)
+SAG = reason(
+    "voltage_v",
+    "the circuit's voltage sagged by 9 V over 7 days",
+    "la tension du circuit a baissé de 9 V en 7 jours",
+    0.42,
+)
 
 
 def add_prediction(

@@ -3,31 +3,22 @@ the circuits' supply warnings of the newest run."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 
 from core.vocabulary import Role
 from tests.api.factories import make_user
 from tests.api.fleet_factories import bearer, make_lamp
-from tests.api.prediction_factories import MODEL_VERSION, add_circuit_prediction, add_prediction, reason
-
-RUN_1 = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
-RUN_2 = RUN_1 + timedelta(days=1)
-PF = reason(
-    "power_factor",
-    "power factor fell from 0.96 to 0.88 over 10 days",
-    "le facteur de puissance est passé de 0,96 à 0,88 en 10 jours",
-    0.31,
-)
-TEMP = reason(
-    "driver_temp_c", "driver 14 °C hotter than its neighbours", "driver 14 °C plus chaud que ses voisins", 0.2
-)
-SAG = reason(
-    "voltage_v",
-    "the circuit's voltage sagged by 9 V over 7 days",
-    "la tension du circuit a baissé de 9 V en 7 jours",
-    0.42,
+from tests.api.prediction_factories import (
+    MODEL_VERSION,
+    PF,
+    RUN_1,
+    RUN_2,
+    SAG,
+    TEMP,
+    add_circuit_prediction,
+    add_prediction,
 )
 
 
